@@ -1,0 +1,137 @@
+"""``campaign-etl``: run, backfill, transform, status, demo.
+
+Exit codes: 0 all done; 1 the run failed (nothing half-published); 2 bad command line or configuration, found
+before any request; 3 loaded, but some entities were skipped and are listed in analytics.extraction_errors.
+Errors are one sentence on stderr, never a traceback (``--verbose`` adds one for unexpected errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import pendulum
+
+from pipelines import report
+from pipelines.config import warehouse_path
+from pipelines.runner import Progress, load, transform_only
+from sources.common.errors import CampaignEtlError, ConfigError
+from sources.common.redact import RedactingFilter, redact
+
+PROG = "campaign-etl"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one sentence, exit 2
+        print(f"{PROG}: error: {message} (see '{PROG} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Load campaign metrics from marketing providers into DuckDB.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests and retries")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def warehouse_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--warehouse", metavar="PATH",
+                       help="DuckDB file (default: destination.duckdb.credentials or campaign_metrics.duckdb)")
+
+    run = sub.add_parser("run", help="nightly incremental load, then transforms")
+    run.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
+    warehouse_arg(run)
+    backfill = sub.add_parser("backfill", help="load exactly a date range, then transforms")
+    backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="inclusive")
+    backfill.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
+    warehouse_arg(backfill)
+    transform = sub.add_parser("transform", help="rebuild analytics from raw alone")
+    warehouse_arg(transform)
+    status = sub.add_parser("status", help="per provider: last run, outcome, cursor, rows, freshness, errors")
+    warehouse_arg(status)
+    demo = sub.add_parser("demo", help="start the built-in simulators and load them (no credentials needed)")
+    warehouse_arg(demo)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("campaign_etl")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+    for noisy in ("dlt", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    _setup_logging(args.verbose)
+    quiet = args.quiet or os.environ.get("CAMPAIGN_ETL_QUIET") == "1"
+    progress = Progress(quiet=quiet)
+    try:
+        return _dispatch(args, progress)
+    except CampaignEtlError as exc:
+        print(f"{PROG}: {redact(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was published from the unfinished step.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one sentence, no traceback unless asked
+        if args.verbose:
+            logging.getLogger("campaign_etl").exception("unexpected error")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"{PROG}: unexpected error: {type(exc).__name__}: {redact(first)} (run with --verbose for details)",
+              file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
+    warehouse = warehouse_path(args.warehouse)
+    if args.command == "run":
+        result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress)
+        print(report.run_summary(result))
+        return result.exit_code
+    if args.command == "backfill":
+        if args.start > args.end:
+            raise ConfigError(f"--start {args.start} is after --end {args.end}.")
+        today = pendulum.now("UTC").date()
+        if args.start > today:
+            raise ConfigError(f"--start {args.start} is in the future.")
+        result = load(warehouse=warehouse, mode="backfill", providers=args.provider, start=args.start,
+                      end=args.end, progress=progress)
+        print(report.run_summary(result))
+        return result.exit_code
+    if args.command == "transform":
+        transform_only(warehouse=warehouse, progress=progress)
+        return 0
+    if args.command == "status":
+        print(report.status(warehouse))
+        return 0
+    if args.command == "demo":
+        from pipelines.demo import run_demo
+
+        return run_demo(warehouse=warehouse, progress=progress)
+    raise ConfigError(f"unknown command '{args.command}'.")  # pragma: no cover - argparse rejects it first
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+

@@ -1,0 +1,84 @@
+"""What the commands print: the run summary and ``status``, read from the published warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pendulum
+
+from pipelines.runner import RunResult
+from pipelines.warehouse import read_only
+from sources import registry
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(nothing yet)"
+    return frame.to_string(index=False, na_rep="-")
+
+
+def run_summary(result: RunResult) -> str:
+    rows = []
+    for o in result.outcomes:
+        seconds = (o.finished_at - o.started_at).total_seconds() if o.finished_at else 0.0
+        rows.append({
+            "provider": o.provider, "outcome": o.outcome, "windows": f"{o.windows_done}/{o.windows_done + o.windows_failed}",
+            "records": o.records, "skipped": o.skipped, "requests": int(o.stats.get("requests", 0)),
+            "retries": int(o.stats.get("retries", 0)), "429s": int(o.stats.get("throttled", 0)),
+            "fact_rows": o.fact_rows_total, "seconds": round(seconds, 1),
+        })
+    lines = [f"run {result.run_id} -> {result.warehouse}", _table(pd.DataFrame(rows))]
+    for o in result.outcomes:
+        if o.message:
+            lines.append(f"{o.provider}: {o.message}")
+    if any(o.skipped for o in result.outcomes):
+        lines.append("skipped entities are listed in analytics.extraction_errors")
+    return "\n".join(lines)
+
+
+def status(warehouse: Path) -> str:
+    """Per provider: last run, outcome, cursor, fact rows, freshness, open extraction errors."""
+    now = pendulum.now("UTC").naive()
+    with read_only(warehouse) as con:
+        def rows(sql: str) -> list[tuple]:
+            try:
+                return con.execute(sql).fetchall()
+            except Exception:  # a table an older warehouse does not have yet
+                return []
+
+        last = {r[0]: r[1:] for r in rows("""
+            select provider, finished_at, outcome, mode, message, run_id from analytics.load_runs
+            qualify row_number() over (partition by provider order by finished_at desc) = 1""")}
+        last_ok = {r[0]: r[1] for r in rows("""
+            select provider, max(finished_at) from analytics.load_runs where outcome <> 'failed' group by all""")}
+        cursors = {r[0]: r[1] for r in rows("select provider, cursor_at from etl.cursors")}
+        facts = {r[0]: r[1:] for r in rows("""
+            select provider, count(*), count(distinct campaign_id), max(observed_at)
+            from analytics.fact_campaign_metrics group by all""")}
+        errors = {r[0]: r[1] for r in rows("""
+            select e.provider, count(*) from analytics.extraction_errors e
+            join (select provider, run_id from analytics.load_runs
+                  qualify row_number() over (partition by provider order by finished_at desc) = 1) l
+              on l.provider = e.provider and l.run_id = e.run_id
+            group by all""")}
+        pending = {r[0]: r[1] for r in rows("""
+            select provider, count(*) from etl.window_ledger
+            where account_id = '*' and status <> 'done' group by all""")}
+    out = []
+    names = [n for n in registry.PROVIDER_NAMES if n in set(last) | set(facts) | set(cursors)]
+    for name in names:
+        finished, outcome, mode, message, _ = last.get(name, (None, None, None, None, None))
+        fact_rows, campaigns, observed = facts.get(name, (0, 0, None))
+        ok_at = last_ok.get(name)
+        age = f"{(now - ok_at).total_seconds() / 3600:.1f}h" if ok_at else "never"
+        out.append({"provider": name, "last_run": finished, "mode": mode, "outcome": outcome,
+                    "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows,
+                    "last_observed": observed, "freshness": age, "open_errors": errors.get(name, 0),
+                    "pending_windows": pending.get(name, 0)})
+    lines = [f"warehouse {warehouse}", _table(pd.DataFrame(out))]
+    for name in names:
+        message = last.get(name, (None, None, None, None, None))[3]
+        if message:
+            lines.append(f"{name}: {message}")
+    return "\n".join(lines)

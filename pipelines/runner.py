@@ -1,0 +1,307 @@
+"""Orchestration of ``run``, ``backfill`` and ``transform``: config, lock, windows, loads, transforms, publish.
+
+A provider's failure (credentials refused, retries exhausted, an answer we cannot read) stops that provider
+only: the others still load, the run exits 1 and the failure is in ``analytics.load_runs``. Entities skipped
+along the way (404/409/424, metrics not ready) are rows of ``analytics.extraction_errors`` and make the exit 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import dlt
+import pendulum
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines import ledger
+from pipelines.config import resolve
+from pipelines.warehouse import WorkArea
+from sources import registry
+from sources.common.errors import CampaignEtlError, ConfigError, ProviderAuthError, ProviderError
+from sources.common.http import HttpClient
+from sources.common.provider import ProviderSettings, ProviderSpec
+from sources.common.raw import ExtractPlan, ExtractReport
+from sources.common.redact import redact
+from sources.common.windows import Window, nightly_range, plan_windows, utc
+from transforms import TransformResult, run_transforms
+
+log = logging.getLogger("campaign_etl.runner")
+
+Mode = Literal["nightly", "backfill"]
+
+
+@dataclass
+class ProviderOutcome:
+    provider: str
+    mode: Mode
+    range_start: dt.datetime | None = None
+    range_end: dt.datetime | None = None
+    started_at: pendulum.DateTime = field(default_factory=lambda: pendulum.now("UTC"))
+    finished_at: pendulum.DateTime | None = None
+    outcome: str = "ok"             # ok, partial (entities skipped or windows failed), failed
+    message: str | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+    records: int = 0
+    skipped: int = 0
+    windows_done: int = 0
+    windows_failed: int = 0
+    fact_rows_changed: int = 0
+    fact_rows_total: int = 0
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    outcomes: list[ProviderOutcome]
+    transform: TransformResult | None
+    warehouse: Path
+
+    @property
+    def exit_code(self) -> int:
+        if any(o.outcome == "failed" for o in self.outcomes):
+            return 1
+        if any(o.skipped or o.windows_failed for o in self.outcomes):
+            return 3
+        return 0
+
+
+class Progress:
+    """One line per step on stderr, unless quiet."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(redact(message), file=sys.stderr, flush=True)
+
+
+def select_specs(names: list[str] | None) -> list[ProviderSpec]:
+    specs = registry.available()
+    if names:
+        unknown = [n for n in names if n not in specs]
+        if unknown:
+            raise ConfigError(f"unknown provider '{unknown[0]}'; known providers: {', '.join(specs)}.")
+        return [specs[n] for n in dict.fromkeys(names)]
+    return list(specs.values())
+
+
+def configured(names: list[str] | None, now: pendulum.DateTime) -> list[tuple[ProviderSpec, ProviderSettings]]:
+    """Specs and settings of the providers to run; every config problem surfaces here, before any request."""
+    chosen = []
+    for spec in select_specs(names):
+        settings = resolve(spec, now=now, required=bool(names))
+        if settings is not None:
+            chosen.append((spec, settings))
+    if not chosen:
+        raise ConfigError("no provider is configured: set the credentials of at least one provider "
+                          "(for example SOURCES__GREENARROW__API_KEY and SOURCES__GREENARROW__BASE_URL), "
+                          "or try 'campaign-etl demo'.")
+    return chosen
+
+
+def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
+         end: dt.date | None = None, progress: Progress | None = None,
+         now: pendulum.DateTime | None = None) -> RunResult:
+    """Load the chosen providers (nightly from their cursor, or a backfill range), transform and publish."""
+    progress = progress or Progress()
+    now = now or pendulum.now("UTC")
+    chosen = configured(providers, now)
+    run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
+    area = WorkArea(warehouse)
+    outcomes: list[ProviderOutcome] = []
+    with area.locked():
+        area.prepare()
+        for spec, settings in chosen:
+            outcomes.append(_run_provider(area, spec, settings, mode=mode, start=start, end=end, now=now,
+                                          run_id=run_id, progress=progress))
+        transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
+        area.publish()
+    progress(f"published {warehouse}")
+    return RunResult(run_id, outcomes, transform, warehouse)
+
+
+def transform_only(*, warehouse: Path, progress: Progress | None = None) -> TransformResult:
+    """Rebuild staging and analytics from raw alone (no request to any provider), then publish."""
+    progress = progress or Progress()
+    area = WorkArea(warehouse)
+    if not area.work_db.exists() and not warehouse.exists():
+        raise ConfigError(f"there is no warehouse at {warehouse} to transform; run 'campaign-etl run' first.")
+    with area.locked():
+        area.prepare()
+        with area.connect() as con:
+            result = run_transforms(con, full=True)
+        area.publish()
+    progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
+             f"published {warehouse}")
+    return result
+
+
+def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: str, progress: Progress,
+                       *, full: bool) -> TransformResult:
+    with area.connect() as con:
+        progress("transforming raw -> analytics")
+        result = run_transforms(con, full=full)
+        totals = dict(con.execute("select provider, count(*) from staging.fact_rows group by all").fetchall())
+        for o in outcomes:
+            o.fact_rows_changed = abs(result.per_provider_changed.get(o.provider, 0))
+            o.fact_rows_total = totals.get(o.provider, 0)
+            _log_run(con, run_id, o)
+    progress(f"transform: {result.dirty_scopes} scopes rebuilt, {result.fact_rows_inserted} fact rows written "
+             f"in {result.seconds:.2f}s")
+    return result
+
+
+def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
+    finished = o.finished_at or pendulum.now("UTC")
+    con.execute("insert into analytics.load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        run_id, o.provider, o.mode,
+        utc(o.range_start).naive() if o.range_start else None, utc(o.range_end).naive() if o.range_end else None,
+        o.started_at.naive(), finished.naive(), round((finished - o.started_at).total_seconds(), 3),
+        o.outcome, o.message, int(o.stats.get("requests", 0)), int(o.stats.get("retries", 0)),
+        int(o.stats.get("throttled", 0)), int(o.stats.get("bytes_received", 0)), o.records,
+        o.windows_done, o.windows_failed, o.skipped, o.fact_rows_changed, o.fact_rows_total])
+
+
+def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
+          end: dt.date | None, now: pendulum.DateTime, run_id: str,
+          outcome: ProviderOutcome) -> tuple[list[Window], str]:
+    """The windows this run pulls, recorded as pending in the ledger, and the request key."""
+    name = spec.name
+    with area.connect() as con:
+        if mode == "backfill":
+            assert start is not None and end is not None
+            lo = utc(start)
+            hi = utc(end).add(days=1)
+            request_key = f"backfill:{start.isoformat()}:{end.isoformat()}"
+            resumable = ledger.unfinished(con, name, now, request_key) if ledger.has_request(
+                con, name, request_key) else []
+            windows = resumable or plan_windows(lo, hi, window_days=settings.window_days, now=now)
+        else:
+            cursor = ledger.get_cursor(con, name)
+            lo, hi = nightly_range(cursor, start_date=settings.start_date, lookback_days=settings.lookback_days,
+                                   now=now)
+            request_key = "nightly"
+            planned = plan_windows(lo, hi, window_days=settings.window_days, now=now)
+            leftovers = ledger.unfinished(con, name, now)
+            windows = sorted({w.start: w for w in [*leftovers, *planned]}.values())
+        outcome.range_start, outcome.range_end = lo, min(hi, now)
+        ledger.plan(con, name, windows, request_key, run_id)
+    return windows, request_key
+
+
+def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
+    if not spec.refresh_sql:
+        return {}
+    with area.connect() as con:
+        try:
+            rows = con.execute(spec.refresh_sql).fetchall()
+        except Exception:  # the raw table does not exist before the first load
+            return {}
+    refresh: dict[str, list[str]] = {}
+    for account_id, campaign_id in rows:
+        refresh.setdefault(str(account_id), []).append(str(campaign_id))
+    return refresh
+
+
+def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode,
+                  start: dt.date | None, end: dt.date | None, now: pendulum.DateTime, run_id: str,
+                  progress: Progress) -> ProviderOutcome:
+    outcome = ProviderOutcome(provider=spec.name, mode=mode)
+    name = spec.name
+    try:
+        windows, _ = _plan(area, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
+                           outcome=outcome)
+    except CampaignEtlError as exc:
+        outcome.outcome, outcome.message = "failed", str(exc)
+        outcome.finished_at = pendulum.now("UTC")
+        progress(f"{name}: {exc}")
+        return outcome
+    refresh = _refresh_ids(area, spec)
+    options = spec.http_options(settings) if spec.http_options else {}
+    http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
+                      secrets=[settings.secret], policy=settings.policy, **options)
+    pipeline = dlt.pipeline(pipeline_name=f"campaign_etl_{name}",
+                            destination=dlt.destinations.duckdb(str(area.work_db)),
+                            dataset_name="raw", pipelines_dir=str(area.dlt_dir), progress=None)
+    per_load = spec_windows_per_load(spec, len(windows))
+    chunks = [windows[i:i + per_load] for i in range(0, len(windows), per_load)] or [[]]
+    progress(f"{name}: {mode} {len(windows)} window(s) "
+             f"{windows[0].start.to_date_string() if windows else ''}..{windows[-1].end.to_date_string() if windows else ''}"
+             f" in {len(chunks)} load(s)")
+    try:
+        for index, chunk in enumerate(chunks, start=1):
+            report = ExtractReport()
+            plan = ExtractPlan(run_id=run_id, mode=mode, windows=chunk, now=now,
+                               lookback_days=settings.lookback_days, refresh=refresh if index == 1 else {})
+            source = spec.build_source(settings, http, plan, report)
+            failure: str | None = None
+            try:
+                info = pipeline.run(source)
+                if info.has_failed_jobs:
+                    failure = "a load job into the warehouse failed"
+            except PipelineStepFailed as exc:
+                cause = _root_cause(exc)
+                if isinstance(cause, (ProviderAuthError, ProviderError, ConfigError)):
+                    raise cause from None
+                failure = f"{type(cause).__name__}: {redact(_first_line(cause))}"
+            with area.connect() as con:
+                done, failed = ledger.record(con, name, chunk, report, run_id, load_failed=failure)
+            outcome.windows_done += done
+            outcome.windows_failed += failed
+            outcome.records += report.records if failure is None else 0
+            outcome.skipped += report.skipped if failure is None else 0
+            stats = http.stats.as_dict()
+            span = f"{chunk[0].start.to_date_string()}..{chunk[-1].end.to_date_string()}" if chunk else "-"
+            progress(f"{name}: load {index}/{len(chunks)} ({span}): {report.records} records, "
+                     f"{report.skipped} skipped, {stats['requests']} requests so far"
+                     + (f" - FAILED: {failure}" if failure else ""))
+            if failure:
+                raise ProviderError(name, f"{name}: {failure}")
+    except CampaignEtlError as exc:
+        outcome.outcome = "failed"
+        outcome.message = redact(str(exc))
+        progress(f"{name}: {outcome.message}")
+    else:
+        if mode == "nightly":
+            with area.connect() as con:
+                earliest = ledger.earliest_unfinished(con, name)
+                ledger.set_cursor(con, name, min(earliest, now) if earliest else now, run_id)
+        if outcome.skipped or outcome.windows_failed:
+            outcome.outcome = "partial"
+    finally:
+        outcome.stats = http.stats.as_dict()
+        http.close()
+        outcome.finished_at = pendulum.now("UTC")
+    return outcome
+
+
+def spec_windows_per_load(spec: ProviderSpec, total: int) -> int:
+    per_load = spec.windows_per_load
+    return max(1, total if per_load is None else per_load)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CampaignEtlError):
+            return current
+        nxt = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if nxt is None:
+            break
+        current = nxt
+    return current
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

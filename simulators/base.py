@@ -1,0 +1,245 @@
+"""What every provider simulator shares: a real threaded HTTP server on loopback, routing, auth and faults.
+
+A simulator is a ``SimApp`` subclass that registers routes and holds a deterministic dataset plus its ground
+truth; ``SimServer`` serves it on a free loopback port in a background thread. Faults are switched on per test:
+429 bursts with ``Retry-After`` (seconds or HTTP date), a share of 5xx answers, slow answers and dropped
+connections, all drawn from a seeded generator so a failing test can be replayed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass
+class Faults:
+    """Switchable faults; shares are probabilities per request (after auth)."""
+
+    share_5xx: float = 0.0
+    status_5xx: int = 503
+    share_429: float = 0.0
+    burst_429: int = 0                  # the next N requests answer 429
+    retry_after: float | None = 1.0     # seconds in Retry-After; None omits the header
+    retry_after_as_date: bool = False
+    share_slow: float = 0.0
+    slow_seconds: float = 0.5
+    share_drop: float = 0.0             # close the connection without an answer
+    seed: int = 7
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    query_list: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[..., Response]
+
+
+class RollingLimit:
+    """Answers whether a request fits ``limit`` per rolling ``period`` seconds (simulators' own limits)."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """(allowed, seconds until a slot frees)."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= self.period:
+                hits.popleft()
+            if len(hits) < self.limit:
+                hits.append(now)
+                return True, 0.0
+            return False, self.period - (now - hits[0])
+
+
+class SimApp:
+    """Base of every simulator: routes, auth, faults, request log."""
+
+    name = "sim"
+
+    def __init__(self, *, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.RLock()
+        self.log: list[tuple[float, str, str, int]] = []   # (monotonic time, method, path, status)
+
+    # -- configuration ----------------------------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """Register ``handler(request, **groups)`` for ``method`` and a path regex with named groups."""
+        self._routes.append((method.upper(), re.compile(f"^{pattern}$"), handler))
+
+    def set_faults(self, faults: Faults) -> None:
+        with self._lock:
+            self.faults = faults
+            self._rng = random.Random(faults.seed)
+
+    def authorize(self, request: Request) -> Response | None:
+        """Return an error response when the request's credentials are wrong; None when they are fine."""
+        return None
+
+    def request_count(self, path_prefix: str = "") -> int:
+        with self._lock:
+            return sum(1 for _, _, p, _ in self.log if p.startswith(path_prefix))
+
+    # -- dispatch ---------------------------------------------------------------------------------------------
+
+    def _fault(self) -> str | None:
+        with self._lock:
+            f = self.faults
+            if f.burst_429 > 0:
+                f.burst_429 -= 1
+                return "429"
+            roll = self._rng.random()
+            for kind, share in (("drop", f.share_drop), ("5xx", f.share_5xx), ("429", f.share_429),
+                                ("slow", f.share_slow)):
+                if roll < share:
+                    return kind
+                roll -= share
+        return None
+
+    def throttle_response(self, retry_after: float | None = None) -> Response:
+        f = self.faults
+        seconds = f.retry_after if retry_after is None else retry_after
+        headers: dict[str, str] = {}
+        if seconds is not None:
+            if f.retry_after_as_date:
+                headers["Retry-After"] = email.utils.formatdate(time.time() + seconds, usegmt=True)
+            else:
+                headers["Retry-After"] = f"{seconds:g}" if seconds == int(seconds) else f"{seconds:.3f}"
+        return Response(429, self.throttle_body(), headers)
+
+    def throttle_body(self) -> Any:
+        return {"error": "rejected: too many requests"}
+
+    def error_body(self, status: int) -> Any:
+        return {"error": f"simulated {status}"}
+
+    def dispatch(self, request: Request) -> Response | None:
+        """Answer a request; None means: drop the connection."""
+        denied = self.authorize(request)
+        if denied is not None:
+            return denied
+        fault = self._fault()
+        if fault == "drop":
+            return None
+        if fault == "5xx":
+            return Response(self.faults.status_5xx, self.error_body(self.faults.status_5xx))
+        if fault == "429":
+            return self.throttle_response()
+        if fault == "slow":
+            time.sleep(self.faults.slow_seconds)
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                return handler(request, **match.groupdict())
+        return Response(404, self.error_body(404))
+
+
+def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
+            return
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            query_list = parse_qsl(parts.query, keep_blank_values=True)
+            request = Request(self.command, parts.path, dict(query_list), query_list,
+                              {k.lower(): v for k, v in self.headers.items()}, body, raw)
+            response = app.dispatch(request)
+            if response is None:
+                with app._lock:
+                    app.log.append((time.monotonic(), request.method, request.path, 0))
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            with app._lock:
+                app.log.append((time.monotonic(), request.method, request.path, response.status))
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            self.send_response(response.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _handle
+        do_POST = _handle
+
+    return _Handler
+
+
+class SimServer:
+    """Serve a ``SimApp`` on ``127.0.0.1`` at a free port, in a daemon thread."""
+
+    def __init__(self, app: SimApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._server = ThreadingHTTPServer((host, port), _make_handler(app))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SimServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.app.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

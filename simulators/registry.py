@@ -1,0 +1,27 @@
+"""The simulators ``campaign-etl demo`` starts: provider -> module exposing ``demo(now)``.
+
+``demo(now)`` returns ``(app, config)``: the ``SimApp`` to serve and a function from the served base URL to the
+environment variables (``SOURCES__<PROVIDER>__...``) that point the loader at it, credentials included.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+SIMULATOR_NAMES: tuple[str, ...] = ("greenarrow", "insider", "shoplive", "experiture", "parrot")
+
+
+def available() -> dict[str, Callable[..., Any]]:
+    found: dict[str, Callable[..., Any]] = {}
+    for name in SIMULATOR_NAMES:
+        try:
+            module = importlib.import_module(f"simulators.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"simulators.{name}":
+                continue
+            raise
+        if hasattr(module, "demo"):
+            found[name] = module.demo
+    return found

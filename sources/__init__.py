@@ -1,0 +1,1 @@
+"""dlt sources, one package per provider, over the shared layer in ``sources.common``."""

@@ -1,0 +1,1 @@
+"""What every provider shares: HTTP, windows, parsing, raw records, errors, redaction."""

@@ -1,0 +1,187 @@
+"""Raw records with lineage, the fetch log and extraction errors: how every source lands what it read.
+
+Three kinds of rows leave a source, all append-only in schema ``raw``:
+
+* ``<provider>_<endpoint>``: one API record per row, the full JSON ``payload`` with its lineage.
+* ``<provider>_fetches``: one row per *complete* pull of a replacement scope (a campaign's details, one
+  window's list). The transforms take, per ``scope_key``, the newest fetch and rebuild that scope's fact rows
+  from its records alone; a scope whose newest fetch has no records loses its rows. A pull that failed
+  half-way is never logged as a fetch, so its partial records are never used.
+* ``<provider>_errors``: an entity skipped or failed, with its reason; becomes ``analytics.extraction_errors``.
+
+The runner hands each source an ``ExtractPlan`` (what to pull) and an ``ExtractReport`` (where the source says
+how each window went); the report is in memory and the runner writes the window ledger from it after the load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dlt
+import pendulum
+
+from sources.common.redact import redact, scrub_params
+from sources.common.windows import Window
+
+_JSON_COLUMNS: dict[str, Any] = {
+    "payload": {"data_type": "json"},
+    "request_params": {"data_type": "json"},
+    "window_start": {"data_type": "timestamp"},
+    "window_end": {"data_type": "timestamp"},
+    "fetched_at": {"data_type": "timestamp"},
+    "account_id": {"data_type": "text"},
+    "campaign_id": {"data_type": "text"},
+    "scope_key": {"data_type": "text"},
+    "fetch_id": {"data_type": "text"},
+    "http_status": {"data_type": "bigint"},
+    "records": {"data_type": "bigint"},
+}
+
+Mode = Literal["nightly", "backfill"]
+
+
+def now_utc() -> pendulum.DateTime:
+    return pendulum.now(pendulum.UTC)
+
+
+@dataclass
+class ExtractPlan:
+    """What one provider run should pull.
+
+    Attributes:
+        run_id: the run's id, stamped on every row.
+        mode: ``nightly`` or ``backfill``.
+        windows: grid windows to pull (discovery windows for lifetime providers).
+        now: the run's clock; windows are clamped to it.
+        lookback_days: how far back campaigns count as still changing.
+        refresh: campaign ids per account to re-pull whatever their window (still sending, not final).
+    """
+
+    run_id: str
+    mode: Mode
+    windows: list[Window]
+    now: pendulum.DateTime
+    lookback_days: int = 30
+    refresh: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class WindowOutcome:
+    endpoint: str
+    account_id: str
+    window: Window
+    ok: bool
+    records: int = 0
+    reason: str | None = None
+
+
+class ExtractReport:
+    """Thread-safe notes a source makes while it extracts: window outcomes and skip counts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.windows: list[WindowOutcome] = []
+        self.skipped = 0
+        self.records = 0
+
+    def window_done(self, endpoint: str, account_id: str, window: Window, records: int) -> None:
+        with self._lock:
+            self.windows.append(WindowOutcome(endpoint, account_id, window, True, records))
+
+    def window_failed(self, endpoint: str, account_id: str, window: Window, reason: str) -> None:
+        with self._lock:
+            self.windows.append(WindowOutcome(endpoint, account_id, window, False, 0, redact(reason)))
+
+    def add(self, *, records: int = 0, skipped: int = 0) -> None:
+        with self._lock:
+            self.records += records
+            self.skipped += skipped
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    return None if value is None else pendulum.instance(value).in_timezone(pendulum.UTC).to_iso8601_string()
+
+
+def _mark(table: str, row: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    return dlt.mark.with_hints(row, dlt.mark.make_hints(table_name=table, write_disposition="append",
+                                                        columns=_JSON_COLUMNS))
+
+
+class RawWriter:
+    """Builds the rows a provider's source yields; one per provider and run."""
+
+    def __init__(self, provider: str, plan: ExtractPlan, report: ExtractReport) -> None:
+        self.provider = provider
+        self.plan = plan
+        self.report = report
+
+    def fetch(self, endpoint: str, scope_key: str, *, account_id: str, campaign_id: str | None = None,
+              window: Window | None = None, request_params: dict[str, Any] | None = None) -> Fetch:
+        """Start a pull of one replacement scope; yield ``fetch.rows()`` once it is complete."""
+        return Fetch(self, endpoint, scope_key, account_id=account_id, campaign_id=campaign_id, window=window,
+                     request_params=request_params)
+
+    def error(self, endpoint: str, *, account_id: str, reason: str, campaign_id: str | None = None,
+              window: Window | None = None, http_status: int | None = None,
+              request_params: dict[str, Any] | None = None) -> Any:
+        """A row for ``<provider>_errors``: the entity was skipped or failed (and the run goes on)."""
+        self.report.add(skipped=1)
+        return _mark(f"{self.provider}_errors", {
+            "provider": self.provider, "account_id": account_id, "campaign_id": campaign_id, "endpoint": endpoint,
+            "window_start": _ts(window.start if window else None), "window_end": _ts(window.end if window else None),
+            "http_status": http_status, "reason": redact(reason), "run_id": self.plan.run_id,
+            "observed_at": _ts(now_utc()), "request_params": scrub_params(request_params),
+        })
+
+
+class Fetch:
+    """Records of one complete pull of one scope (see module docstring)."""
+
+    def __init__(self, writer: RawWriter, endpoint: str, scope_key: str, *, account_id: str,
+                 campaign_id: str | None, window: Window | None, request_params: dict[str, Any] | None) -> None:
+        self.writer = writer
+        self.endpoint = endpoint
+        self.scope_key = scope_key
+        self.account_id = account_id
+        self.campaign_id = campaign_id
+        self.window = window
+        self.request_params = scrub_params(request_params)
+        self.fetch_id = uuid.uuid4().hex
+        self.fetched_at = now_utc()
+        self._records: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, table_endpoint: str, payload: Any, *, campaign_id: str | None = None,
+            request_params: dict[str, Any] | None = None) -> None:
+        """Keep one API record for ``raw.<provider>_<table_endpoint>``."""
+        self._records.append((table_endpoint, {
+            "payload": payload, "campaign_id": campaign_id if campaign_id is not None else self.campaign_id,
+            "request_params": scrub_params(request_params) if request_params is not None else self.request_params,
+        }))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def rows(self) -> Iterator[Any]:
+        """The records, then the fetch-log row that makes them count."""
+        w = self.writer
+        lineage = {
+            "provider": w.provider, "account_id": self.account_id, "scope_key": self.scope_key,
+            "fetch_id": self.fetch_id, "fetched_at": _ts(self.fetched_at), "run_id": w.plan.run_id,
+            "window_start": _ts(self.window.start if self.window else None),
+            "window_end": _ts(self.window.end if self.window else None),
+        }
+        # One marked batch per table: dlt computes a table's hints once per item it is given, so batches keep
+        # extraction linear in records rather than in hint computations.
+        batches: dict[str, list[dict[str, Any]]] = {}
+        for table_endpoint, record in self._records:
+            batches.setdefault(table_endpoint, []).append({**lineage, "endpoint": table_endpoint, **record})
+        for table_endpoint, batch in batches.items():
+            yield _mark(f"{w.provider}_{table_endpoint}", batch)
+        yield _mark(f"{w.provider}_fetches", {**lineage, "endpoint": self.endpoint, "campaign_id": self.campaign_id,
+                                             "records": len(self._records), "request_params": self.request_params})
+        w.report.add(records=len(self._records))
