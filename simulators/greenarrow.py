@@ -107,7 +107,7 @@ class GreenArrowSim(SimApp):
                 campaign = Campaign(next_id, list_id, f"List {list_id} campaign {k}", state, started, finished,
                                     recipients=rng.randint(200, 50_000), seeds=rng.randint(0, 5),
                                     open_p=rng.uniform(0.05, 0.45), click_p=rng.uniform(0.05, 0.3))
-                n_links = rng.choice([0, 1, 3, 12, 40, 120]) if k % 4 else rng.randint(501, max_links)
+                n_links = rng.choice([0, 1, 3, 12, 40, 120]) if k % 4 != 3 else rng.randint(501, max_links)
                 campaign.links = [Link(next_id * 10_000 + j, f"https://example.test/{rng.choice('abcXYZ')}"
                                        f"/{j:04d}?c={next_id}", rng.uniform(0.1, 1.0)) for j in range(n_links)]
                 if k % 4 == 2:  # split test with two contents

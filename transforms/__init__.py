@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from sources.common.errors import CampaignEtlError
+
 log = logging.getLogger("campaign_etl.transforms")
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -210,23 +212,16 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     inserted = 0
     dim_parts: list[str] = []
     for model in models:
-        if model.kind in ("macro", "view", "table"):
-            con.execute(model.sql)
-        elif model.kind == "fact":
-            cols = ", ".join(FACT_COLUMNS)
-            count = con.execute(f"""insert into staging.fact_rows ({cols}, load_id)
-                select {cols}, ? from ({_strip_comments(model.sql)})""", [load_id]).fetchone()
-            inserted += count[0] if count else 0
-        elif model.kind == "quarantine":
-            cols = ", ".join(QUARANTINE_COLUMNS)
-            con.execute(f"insert into analytics.quarantined_values ({cols}) "
-                        f"select {cols} from ({_strip_comments(model.sql)})")
-        elif model.kind == "dim":
-            dim_parts.append(f"select {', '.join(DIM_COLUMNS)} from ({_strip_comments(model.sql)})")
-        else:
-            raise ValueError(f"{model.path.name}: unknown materialization '{model.kind}'")
+        try:
+            inserted += _apply(con, model, load_id, dim_parts)
+        except duckdb.Error as exc:
+            raise TransformError(f"transform {model.path.parent.name}/{model.path.name} failed: "
+                                 f"{str(exc).strip().splitlines()[0]}") from exc
     if dim_parts:
-        _merge_dim(con, " union all ".join(dim_parts))
+        try:
+            _merge_dim(con, " union all ".join(dim_parts))
+        except duckdb.Error as exc:
+            raise TransformError(f"transform of dim_campaign failed: {str(exc).strip().splitlines()[0]}") from exc
     con.execute(f"""insert into analytics.extraction_errors
         select provider, account_id, campaign_id, endpoint, cast(http_status as integer), reason, run_id,
                cast(observed_at as timestamp), cast(window_start as timestamp), cast(window_end as timestamp),
@@ -240,6 +235,30 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     changed = {p: after.get(p, 0) - before.get(p, 0) for p in set(before) | set(after)}
     return TransformResult(full=full, dirty_scopes=dirty, fact_rows_deleted=deleted, fact_rows_inserted=inserted,
                            seconds=0.0, per_provider_changed=changed)
+
+
+class TransformError(CampaignEtlError):
+    """A SQL model failed; the message names the file. The transaction is rolled back."""
+
+
+def _apply(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None, dim_parts: list[str]) -> int:
+    """Apply one model; returns the fact rows it inserted."""
+    if model.kind in ("macro", "view", "table"):
+        con.execute(model.sql)
+    elif model.kind == "fact":
+        cols = ", ".join(FACT_COLUMNS)
+        count = con.execute(f"""insert into staging.fact_rows ({cols}, load_id)
+            select {cols}, ? from ({_strip_comments(model.sql)})""", [load_id]).fetchone()
+        return count[0] if count else 0
+    elif model.kind == "quarantine":
+        cols = ", ".join(QUARANTINE_COLUMNS)
+        con.execute(f"insert into analytics.quarantined_values ({cols}) "
+                    f"select {cols} from ({_strip_comments(model.sql)})")
+    elif model.kind == "dim":
+        dim_parts.append(f"select {', '.join(DIM_COLUMNS)} from ({_strip_comments(model.sql)})")
+    else:
+        raise TransformError(f"{model.path.name}: unknown materialization '{model.kind}'")
+    return 0
 
 
 def _merge_dim(con: duckdb.DuckDBPyConnection, observations_sql: str) -> None:
