@@ -1,0 +1,98 @@
+"""The installed ``campaign-etl`` command, driven as a scheduler would, in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from helpers import fact, query
+from simulators.base import Faults
+from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
+
+EXE = Path(sys.executable).with_name("campaign-etl")
+NOW = pendulum.now("UTC")
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SOURCES__", "START_DATE", "DESTINATION__", "CAMPAIGN_ETL_"))}
+    return subprocess.run([str(EXE), *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True,
+                          timeout=300)
+
+
+def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_the_command_is_installed() -> None:
+    assert EXE.exists(), "pip install -e . installs the campaign-etl console script"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["backfill", "--start", "2026-05-02", "--end", "2026-05-01"], "after --end"),
+    (["backfill", "--start", "2026-02-30", "--end", "2026-03-01"], "is not a date"),
+    (["backfill", "--start", "yesterday", "--end", "2026-03-01"], "is not a date"),
+    (["run", "--provider", "mailchimp"], "unknown provider 'mailchimp'"),
+    (["run"], "no provider is configured"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert needle in one_sentence(result)
+
+
+def test_credentials_without_base_url_name_the_missing_key(tmp_path: Path) -> None:
+    result = cli("run", cwd=tmp_path, env={"SOURCES__GREENARROW__API_KEY": "1:abcdef"})
+    assert result.returncode == 2
+    assert "SOURCES__GREENARROW__BASE_URL" in one_sentence(result)
+    result = cli("run", cwd=tmp_path, env={"SOURCES__GREENARROW__API_KEY": "1:abcdef",
+                                           "SOURCES__GREENARROW__BASE_URL": "http://127.0.0.1:1",
+                                           "SOURCES__GREENARROW__LOOKBACK_DAYS": "many"})
+    assert result.returncode == 2 and "LOOKBACK_DAYS must be a number" in one_sentence(result)
+
+
+def test_status_without_a_warehouse(tmp_path: Path) -> None:
+    result = cli("status", cwd=tmp_path)
+    assert result.returncode == 2 and "no warehouse" in one_sentence(result)
+
+
+def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> None:  # noqa: ANN001
+    sim = GreenArrowSim(now=NOW, lists=2, campaigns_per_list=5, days=50, max_links=600,
+                        faults=Faults(share_5xx=0.1, share_429=0.05, retry_after=0.05, seed=5))
+    server = serve(sim)
+    secret = DEFAULT_CREDENTIALS
+    env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": secret,
+           "START_DATE": NOW.subtract(days=60).to_date_string(), "SOURCES__GREENARROW__BACKOFF_BASE_SECONDS": "0.01",
+           "SOURCES__GREENARROW__MAX_ATTEMPTS": "8"}
+    result = cli("run", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    warehouse = tmp_path / "campaign_metrics.duckdb"
+    assert warehouse.exists(), "the default warehouse is campaign_metrics.duckdb in the working directory"
+    assert "greenarrow" in result.stdout and "load 1/" in result.stderr, "a summary and progress lines"
+    assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
+
+    status = cli("status", cwd=tmp_path)
+    assert status.returncode == 0
+    line = next(line for line in status.stdout.splitlines() if line.strip().startswith("greenarrow"))
+    assert " ok " in f" {line} " and "nightly" in line
+
+    key = secret.split(":", 1)[1]
+    for output in (result.stdout, result.stderr, status.stdout):
+        assert key not in output
+    dump = query(warehouse, "select string_agg(cast(request_params as varchar), '') from raw.greenarrow_fetches")
+    assert key not in str(dump)
+    assert not list(tmp_path.rglob("*.toml")), "nothing writes the secret to a file"
+
+    server.stop()
+    rebuilt = cli("transform", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
