@@ -62,6 +62,11 @@ def status(warehouse: Path) -> str:
                   qualify row_number() over (partition by provider order by finished_at desc) = 1) l
               on l.provider = e.provider and l.run_id = e.run_id
             group by all""")}
+        quality = {r[0]: r[1] for r in rows("""
+            select provider, count(*) filter (where status in ('fail', 'error')) from analytics.data_quality
+            group by all""")}
+        checks = rows("""select check_name, provider, status, failing_rows from analytics.data_quality
+                          where status <> 'pass' order by status, check_name, provider""")
         pending = {r[0]: r[1] for r in rows("""
             select provider, count(*) from etl.window_ledger
             where account_id = '*' and status <> 'done' group by all""")}
@@ -75,8 +80,12 @@ def status(warehouse: Path) -> str:
         out.append({"provider": name, "last_run": finished, "mode": mode, "outcome": outcome,
                     "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows,
                     "last_observed": observed, "freshness": age, "open_errors": errors.get(name, 0),
-                    "pending_windows": pending.get(name, 0)})
+                    "pending_windows": pending.get(name, 0), "dq_failing": quality.get(name, 0)})
     lines = [f"warehouse {warehouse}", _table(pd.DataFrame(out))]
+    failing = [r for r in checks if r[2] in ("fail", "error", "warn")]
+    if failing:
+        lines.append("data quality (analytics.data_quality):")
+        lines += [f"  {status.upper()} {check} [{provider}]: {count} row(s)" for check, provider, status, count in failing]
     for name in names:
         message = last.get(name, (None, None, None, None, None))[3]
         if message:

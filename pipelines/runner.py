@@ -30,7 +30,7 @@ from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport
 from sources.common.redact import redact
 from sources.common.windows import Window, nightly_range, plan_windows, utc
-from transforms import TransformResult, run_transforms
+from transforms import CheckResult, TransformResult, run_checks, run_transforms
 
 log = logging.getLogger("campaign_etl.runner")
 
@@ -138,6 +138,7 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
         area.prepare()
         with area.connect() as con:
             result = run_transforms(con, full=True)
+            result.checks = _checks(con, None, progress)
         area.publish()
     progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
              f"published {warehouse}")
@@ -151,12 +152,31 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
         result = run_transforms(con, full=full)
         totals = dict(con.execute("select provider, count(*) from staging.fact_rows group by all").fetchall())
         for o in outcomes:
-            o.fact_rows_changed = abs(result.per_provider_changed.get(o.provider, 0))
+            o.fact_rows_changed = result.per_provider_changed.get(o.provider, 0)
             o.fact_rows_total = totals.get(o.provider, 0)
             _log_run(con, run_id, o)
+        result.checks = _checks(con, run_id, progress)
     progress(f"transform: {result.dirty_scopes} scopes rebuilt, {result.fact_rows_inserted} fact rows written "
              f"in {result.seconds:.2f}s")
     return result
+
+
+def freshness_hours() -> float:
+    value = dlt.config.get("freshness_hours")
+    try:
+        return float(value) if value is not None else 26.0
+    except (TypeError, ValueError):
+        raise ConfigError(f"FRESHNESS_HOURS must be a number, got '{value}'.") from None
+
+
+def _checks(con: Any, run_id: str | None, progress: Progress) -> list[CheckResult]:
+    """Data quality checks: never block the load, never silent (a line per failing check)."""
+    results = run_checks(con, run_id=run_id, freshness_hours=freshness_hours())
+    bad = [r for r in results if r.status != "pass"]
+    progress(f"data quality: {len(results) - len(bad)} passed, {len(bad)} not passed (analytics.data_quality)")
+    for r in bad:
+        progress(f"  {r.status.upper()} {r.check_name} [{r.provider}]: {r.failing_rows} row(s); {r.detail or ''}")
+    return results
 
 
 def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:

@@ -58,6 +58,11 @@ create table if not exists staging.fact_rows (
     period_start timestamp, period_end timestamp, metric varchar, value double, unit varchar, currency varchar,
     observed_at timestamp, scope_key varchar, load_id varchar
 );
+create table if not exists staging.fact_history_rows (
+    provider varchar, account_id varchar, campaign_id varchar, breakdown_type varchar, breakdown_value varchar,
+    period_start timestamp, period_end timestamp, metric varchar, value double, unit varchar, currency varchar,
+    observed_at timestamp, scope_key varchar, load_id varchar, observed_date date
+);
 create table if not exists analytics.dim_campaign (
     provider varchar, account_id varchar, campaign_id varchar, campaign_name varchar, channel varchar,
     status varchar, started_at timestamp, finished_at timestamp, scheduled_at timestamp, details json,
@@ -85,6 +90,16 @@ class SqlModel:
 
 
 @dataclass
+class CheckResult:
+    check_name: str
+    provider: str
+    severity: str
+    status: str            # pass, warn, fail, error
+    failing_rows: int
+    detail: str | None
+
+
+@dataclass
 class TransformResult:
     full: bool
     dirty_scopes: int
@@ -92,6 +107,7 @@ class TransformResult:
     fact_rows_inserted: int
     seconds: float
     per_provider_changed: dict[str, int] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def load_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
@@ -179,29 +195,22 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     dirty = con.execute("select count(*) from dirty_scopes").fetchone()[0]
 
     needed = sorted({i for m in models for i in m.inputs})
-    existing = set(_raw_tables(con))
-    lineage = tuple(c for c, _ in LINEAGE_COLUMNS)
-    for table in needed:
-        if table in existing:
-            cols = _select_list(con, table, lineage, _TYPES)
-            extra = _columns(con, table) - set(lineage)
-            extra_sql = "".join(f', "{c}"' for c in sorted(extra) if not c.startswith("_dlt"))
-            source = f"select {cols}{extra_sql} from raw.\"{table}\""
-        else:
-            cols = ", ".join(f"cast(null as {t}) as \"{c}\"" for c, t in LINEAGE_COLUMNS)
-            source = f"select {cols} where false"
+    sources = _input_sources(con, needed)
+    for table, source in sources.items():
         con.execute(f"""create or replace temp table "cur_{table}" as
             select * from ({source}) where fetch_id in (select fetch_id from cur_fetches)""")
         con.execute(f"""create or replace temp table "new_{table}" as
             select * from ({source}) where {load_filter.replace('_dlt_load_id', '"_dlt_load_id"')}""")
 
-    before = dict(con.execute("select provider, count(*) from staging.fact_rows group by all").fetchall())
+    key = "provider, account_id, campaign_id, breakdown_type, breakdown_value, period_start, metric"
+    con.execute(f"""create or replace temp table old_rows as select {key}, value, unit, currency
+        from staging.fact_rows where scope_key in (select scope_key from dirty_scopes)""")
     if full:
         con.execute("delete from staging.fact_rows")
         con.execute("delete from analytics.dim_campaign")
         con.execute("delete from analytics.extraction_errors")
         con.execute("delete from analytics.quarantined_values")
-        deleted = sum(before.values())
+        deleted = con.execute("select count(*) from old_rows").fetchone()[0]
     else:
         deleted = con.execute("""select count(*) from staging.fact_rows
                                  where scope_key in (select scope_key from dirty_scopes)""").fetchone()[0]
@@ -213,7 +222,7 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     dim_parts: list[str] = []
     for model in models:
         try:
-            inserted += _apply(con, model, load_id, dim_parts)
+            inserted += _apply(con, model, load_id, dim_parts, "staging.fact_rows")
         except duckdb.Error as exc:
             raise TransformError(f"transform {model.path.parent.name}/{model.path.name} failed: "
                                  f"{str(exc).strip().splitlines()[0]}") from exc
@@ -231,29 +240,135 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
         select _dlt_load_id from all_fetches union all select _dlt_load_id from all_errors)""").fetchone()[0]
     if newest is not None:
         con.execute("insert or replace into staging.transform_state values ('last_load_id', ?)", [repr(newest)])
-    after = dict(con.execute("select provider, count(*) from staging.fact_rows group by all").fetchall())
-    changed = {p: after.get(p, 0) - before.get(p, 0) for p in set(before) | set(after)}
+    join_on = " and ".join(f"n.{c.strip()} is not distinct from o.{c.strip()}" for c in key.split(","))
+    changed = dict(con.execute(f"""
+        with new_rows as (select {key}, value, unit, currency from staging.fact_rows
+                          where scope_key in (select scope_key from dirty_scopes))
+        select coalesce(n.provider, o.provider) as provider, count(*)
+        from new_rows n full outer join old_rows o on {join_on}
+        where n.provider is null or o.provider is null or n.value is distinct from o.value
+           or n.unit is distinct from o.unit or n.currency is distinct from o.currency
+        group by all""").fetchall())
+    _history(con, models, sources, load_filter=load_filter, full=full, load_id=load_id)
     return TransformResult(full=full, dirty_scopes=dirty, fact_rows_deleted=deleted, fact_rows_inserted=inserted,
                            seconds=0.0, per_provider_changed=changed)
+
+
+def _input_sources(con: duckdb.DuckDBPyConnection, needed: list[str]) -> dict[str, str]:
+    """For each model input, a select of its raw table with the lineage columns (empty if not loaded yet)."""
+    existing = set(_raw_tables(con))
+    lineage = tuple(c for c, _ in LINEAGE_COLUMNS)
+    sources: dict[str, str] = {}
+    for table in needed:
+        if table in existing:
+            cols = _select_list(con, table, lineage, _TYPES)
+            extra = _columns(con, table) - set(lineage)
+            extra_sql = "".join(f', "{c}"' for c in sorted(extra) if not c.startswith("_dlt"))
+            sources[table] = f"select {cols}{extra_sql} from raw.\"{table}\""
+        else:
+            cols = ", ".join(f"cast(null as {t}) as \"{c}\"" for c, t in LINEAGE_COLUMNS)
+            sources[table] = f"select {cols} where false"
+    return sources
+
+
+def _history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: dict[str, str], *,
+             load_filter: str, full: bool, load_id: str | None) -> None:
+    """One row per fact key per observed UTC day: the fact models re-run over the last fetch of each
+    (scope, day) that new loads touched, replacing those (scope, day) pairs in ``staging.fact_history_rows``."""
+    con.execute(f"""create or replace temp table hist_pairs as
+        select distinct scope_key, cast(fetched_at as date) as observed_date from all_fetches where {load_filter}""")
+    con.execute("""create or replace temp table hist_fetches as
+        select f.* from all_fetches f
+        join hist_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
+        qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
+                                   order by f.fetched_at desc, f.fetch_id desc) = 1""")
+    for table, source in sources.items():
+        con.execute(f"""create or replace temp table "cur_{table}" as
+            select * from ({source}) where fetch_id in (select fetch_id from hist_fetches)""")
+    if full:
+        con.execute("delete from staging.fact_history_rows")
+    else:
+        con.execute("""delete from staging.fact_history_rows h using hist_pairs p
+                       where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
+    for model in models:
+        if model.kind != "fact":
+            continue
+        try:
+            _apply(con, model, load_id, [], "staging.fact_history_rows")
+        except duckdb.Error as exc:
+            raise TransformError(f"history of {model.path.parent.name}/{model.path.name} failed: "
+                                 f"{str(exc).strip().splitlines()[0]}") from exc
+
+
+DQ_DDL = """
+create table if not exists analytics.data_quality (
+    check_name varchar, provider varchar, severity varchar, status varchar, failing_rows bigint,
+    detail varchar, run_id varchar, checked_at timestamp
+)
+"""
+_SEVERITY_RE = re.compile(r"^--\s*severity:\s*(fail|warn)", re.MULTILINE)
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, freshness_hours: float = 26.0,
+               sql_dir: Path = SQL_DIR) -> list[CheckResult]:
+    """Run every ``check`` model; results replace ``analytics.data_quality``. A check never raises: a check
+    that cannot run is reported with status ``error``. One row per check and provider with facts or runs."""
+    con.execute(DQ_DDL)
+    con.execute(f"set variable freshness_hours = {float(freshness_hours)}")
+    providers = [r[0] for r in con.execute("""
+        select provider from staging.fact_rows union select provider from analytics.load_runs
+        order by 1""").fetchall()]
+    results: list[CheckResult] = []
+    for model in load_models(sql_dir):
+        if model.kind != "check":
+            continue
+        severity_match = _SEVERITY_RE.search(model.sql)
+        severity = severity_match.group(1) if severity_match else "fail"
+        try:
+            rows = con.execute(f"select provider, detail from ({_strip_comments(model.sql)})").fetchall()
+        except duckdb.Error as exc:
+            results.append(CheckResult(model.name, "*", severity, "error", 0,
+                                       str(exc).strip().splitlines()[0][:500]))
+            continue
+        failing: dict[str, list[str]] = {}
+        for provider, detail in rows:
+            failing.setdefault(str(provider), []).append(str(detail))
+        for provider in sorted(set(providers) | set(failing)):
+            details = failing.get(provider, [])
+            status = "pass" if not details else severity
+            sample = "; ".join(details[:3]) + (f" (+{len(details) - 3} more)" if len(details) > 3 else "")
+            results.append(CheckResult(model.name, provider, severity, status, len(details), sample or None))
+    con.execute("delete from analytics.data_quality")
+    if results:
+        con.executemany("insert into analytics.data_quality values (?, ?, ?, ?, ?, ?, ?, "
+                        "cast(now() at time zone 'UTC' as timestamp))",
+                        [(r.check_name, r.provider, r.severity, r.status, r.failing_rows, r.detail, run_id)
+                         for r in results])
+    return results
 
 
 class TransformError(CampaignEtlError):
     """A SQL model failed; the message names the file. The transaction is rolled back."""
 
 
-def _apply(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None, dim_parts: list[str]) -> int:
+def _apply(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None, dim_parts: list[str],
+           fact_target: str) -> int:
     """Apply one model; returns the fact rows it inserted."""
     if model.kind in ("macro", "view", "table"):
         con.execute(model.sql)
     elif model.kind == "fact":
         cols = ", ".join(FACT_COLUMNS)
-        count = con.execute(f"""insert into staging.fact_rows ({cols}, load_id)
-            select {cols}, ? from ({_strip_comments(model.sql)})""", [load_id]).fetchone()
+        extra = ", observed_date" if fact_target.endswith("history_rows") else ""
+        value = ", cast(observed_at as date)" if extra else ""
+        count = con.execute(f"""insert into {fact_target} ({cols}, load_id{extra})
+            select {cols}, ?{value} from ({_strip_comments(model.sql)})""", [load_id]).fetchone()
         return count[0] if count else 0
     elif model.kind == "quarantine":
         cols = ", ".join(QUARANTINE_COLUMNS)
         con.execute(f"insert into analytics.quarantined_values ({cols}) "
                     f"select {cols} from ({_strip_comments(model.sql)})")
+    elif model.kind == "check":
+        pass  # run by run_checks, after the run log is written
     elif model.kind == "dim":
         dim_parts.append(f"select {', '.join(DIM_COLUMNS)} from ({_strip_comments(model.sql)})")
     else:
@@ -302,29 +417,50 @@ def _merge_dim(con: duckdb.DuckDBPyConnection, observations_sql: str) -> None:
     con.execute("insert into analytics.dim_campaign select * from dim_merged")
 
 
-def _load_seeds(con: duckdb.DuckDBPyConnection, seeds_dir: Path) -> None:
-    """``conformed_metrics.csv`` plus ``conformed_metrics/*.csv`` -> ``staging.conformed_metrics``."""
-    rows: dict[tuple[str, str], str] = {}
-    files = sorted([seeds_dir / "conformed_metrics.csv", *sorted((seeds_dir / "conformed_metrics").glob("*.csv"))])
+SEED_COLUMNS = ("provider", "metric", "conformed_metric", "aggregation", "unit", "source_field", "meaning")
+AGGREGATIONS = frozenset({"sum", "unique", "rate", "peak", "snapshot", "average"})
+
+
+def read_seeds(seeds_dir: Path = SEEDS_DIR) -> list[dict[str, str | None]]:
+    """The metric dictionary: ``conformed_metrics.csv`` and ``conformed_metrics/*.csv``, one row per
+    (provider, metric). ``conformed_metric`` empty = provider-only metric. ``aggregation`` says how a metric
+    combines across date windows: ``sum`` (additive count), ``unique`` / ``rate`` / ``peak`` / ``average`` /
+    ``snapshot`` (never summed)."""
+    rows: dict[tuple[str, str], dict[str, str | None]] = {}
+    files = [seeds_dir / "conformed_metrics.csv", *sorted((seeds_dir / "conformed_metrics").glob("*.csv"))]
     for path in files:
         if not path.exists():
             continue
         with path.open(newline="") as handle:
             for record in csv.DictReader(handle):
-                provider = (record.get("provider") or "").strip()
-                metric = (record.get("metric") or "").strip()
-                conformed = (record.get("conformed_metric") or "").strip()
-                if not provider or not metric:
+                row = {c: ((record.get(c) or "").strip() or None) for c in SEED_COLUMNS}
+                if not row["provider"] or not row["metric"]:
                     continue
-                key = (provider, metric)
-                if key in rows and rows[key] != conformed:
-                    raise ValueError(f"seed {path.name}: {provider}.{metric} is mapped twice")
-                rows[key] = conformed
-    con.execute("create or replace table staging.conformed_metrics "
-                "(provider varchar, metric varchar, conformed_metric varchar, primary key (provider, metric))")
+                if row["aggregation"] is not None and row["aggregation"] not in AGGREGATIONS:
+                    raise TransformError(f"seed {path.name}: {row['provider']}.{row['metric']} has unknown "
+                                         f"aggregation '{row['aggregation']}'")
+                key = (row["provider"], row["metric"])  # type: ignore[assignment]
+                if key in rows:
+                    raise TransformError(f"seed {path.name}: {key[0]}.{key[1]} is listed twice")
+                rows[key] = row
+    conformed: dict[tuple[str, str], str] = {}
+    for (provider, metric), row in rows.items():
+        if row["conformed_metric"]:
+            other = conformed.setdefault((provider, row["conformed_metric"]), metric)
+            if other != metric:
+                raise TransformError(f"metric dictionary: {provider} maps both {other} and {metric} to "
+                                     f"{row['conformed_metric']}; one conformed name per provider")
+    return [rows[k] for k in sorted(rows)]
+
+
+def _load_seeds(con: duckdb.DuckDBPyConnection, seeds_dir: Path) -> None:
+    """The metric dictionary -> ``staging.conformed_metrics``."""
+    columns = ", ".join(f"{c} varchar" for c in SEED_COLUMNS)
+    con.execute(f"create or replace table staging.conformed_metrics ({columns}, primary key (provider, metric))")
+    rows = read_seeds(seeds_dir)
     if rows:
-        con.executemany("insert into staging.conformed_metrics values (?, ?, ?)",
-                        [(p, m, c or None) for (p, m), c in sorted(rows.items())])
+        con.executemany(f"insert into staging.conformed_metrics values ({', '.join('?' for _ in SEED_COLUMNS)})",
+                        [tuple(r[c] for c in SEED_COLUMNS) for r in rows])
 
 
 def _strip_comments(sql: str) -> str:

@@ -1,0 +1,16 @@
+-- materialize: check
+-- severity: fail
+-- Each provider loads nightly: its last successful load is at most freshness_hours old (default 26: a day and
+-- a grace period). A provider whose every run failed is stale too.
+with last_ok as (
+    select provider, max(finished_at) filter (where outcome <> 'failed') as finished_at
+    from analytics.load_runs
+    group by all
+)
+select provider,
+       'last successful load ' || coalesce(cast(finished_at as varchar), 'never') || ', more than '
+       || cast(getvariable('freshness_hours') as varchar) || ' hours ago' as detail
+from last_ok
+where finished_at is null
+   or finished_at < cast(now() at time zone 'UTC' as timestamp)
+                    - to_hours(cast(getvariable('freshness_hours') as bigint))
