@@ -34,6 +34,13 @@ def run_summary(result: RunResult) -> str:
             lines.append(f"{o.provider}: {o.message}")
     if any(o.skipped for o in result.outcomes):
         lines.append("skipped entities are listed in analytics.extraction_errors")
+    checks = result.transform.checks if result.transform else []
+    bad = [c for c in checks if c.status != "pass"]
+    if checks:
+        lines.append(f"data quality: {len(checks) - len(bad)} passed, {len(bad)} not passed "
+                     f"(analytics.data_quality)")
+        lines += [f"  {c.status.upper()} {c.check_name} [{c.provider}]: {c.failing_rows} row(s); {c.detail or ''}"
+                  for c in bad]
     return "\n".join(lines)
 
 
