@@ -20,6 +20,8 @@ import duckdb
 
 from sources.common.errors import ConfigError, WarehouseBusy
 
+STORAGE_COMPATIBILITY = "v1.0.0"
+
 ETL_DDL = """
 create schema if not exists etl;
 create schema if not exists analytics;
@@ -80,6 +82,10 @@ class WorkArea:
         """Make sure the work file exists: seeded from the published warehouse when only that is present."""
         if not self.work_db.exists() and self.published.exists():
             shutil.copyfile(self.published, self.work_db)
+        if not self.work_db.exists():
+            # The storage format is fixed when a file is created: an older DuckDB (a BI tool's, the duckdb CLI
+            # of another version) can then still read the published warehouse.
+            duckdb.connect(str(self.work_db), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}).close()
         with self.connect() as con:
             con.execute(ETL_DDL)
 
