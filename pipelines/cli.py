@@ -78,6 +78,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # No usage telemetry leaves a loader that holds customer credentials, unless someone opts in explicitly.
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
