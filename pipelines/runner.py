@@ -163,6 +163,8 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
 
 def freshness_hours() -> float:
     value = dlt.config.get("freshness_hours")
+    if value is None:
+        value = dlt.config.get("sources.freshness_hours")
     try:
         return float(value) if value is not None else 26.0
     except (TypeError, ValueError):

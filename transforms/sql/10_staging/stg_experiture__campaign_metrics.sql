@@ -1,6 +1,7 @@
 -- materialize: fact
 -- inputs: experiture_metrics
--- grain: one row per (campaign, metric) from the newest pull of each campaign (scope experiture|default|<uuid>|metrics).
+-- grain: one row per (campaign, metric) from the newest pull of each campaign
+-- (scope experiture|default|<uuid>|metrics).
 -- Every counter under data.counts of /metrics becomes a metric (scheduled, hydrated, composed, injected, sent,
 -- failed, and any counter the API adds later), named as the API names it in snake_case. The counts are lifetime
 -- totals over every execution of the campaign: no period, breakdown total. counts = null (never executed) gives no
