@@ -41,18 +41,12 @@ def build_source(settings: ProviderSettings, http: HttpClient, plan: ExtractPlan
                              http=http, plan=plan, report=report)
 
 
-# Campaigns whose newest details say they are still sending (or queued) are re-pulled whatever their window.
+# Campaigns whose newest details say they are still sending are re-pulled whatever their window. Read from the
+# dimension (one row per campaign), so the cost does not grow with the raw history.
 REFRESH_SQL = """
-with latest as (
-    select account_id, campaign_id, payload,
-           row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) as rn
-    from raw.greenarrow_campaigns
-)
 select account_id, campaign_id
-from latest
-where rn = 1
-  and (payload ->> '$.dispatch.state' in ('sending', 'scheduled')
-       or coalesce(try_cast(payload ->> '$.stat_summary.in_queue' as bigint), 0) > 0)
+from analytics.dim_campaign
+where provider = 'greenarrow' and status in ('sending', 'scheduled')
 """
 
 SPEC = ProviderSpec(
