@@ -69,16 +69,15 @@ def summary(warehouse: Path) -> str:
             select provider, breakdown_type, count(*) as fact_rows, count(distinct campaign_id) as campaigns
             from analytics.fact_campaign_metrics group by all order by provider, breakdown_type""").df()
         conformed = con.execute("""
-            select provider, conformed_metric, sum(value) as total
-            from analytics.fact_campaign_metrics
-            where breakdown_type = 'total' and conformed_metric in ('sent', 'delivered', 'opens_unique',
-                  'clicks_unique', 'viewers', 'conversions')
-            group by all order by provider, conformed_metric""").df()
+            select provider, count(*) as campaigns, sum(sent) as sent, sum(delivered) as delivered,
+                   sum(opens_unique) as opens_unique, sum(coalesce(clicks_unique, clicks_total)) as clicks,
+                   sum(conversions) as conversions, sum(viewers) as viewers
+            from analytics.campaign_performance group by all order by provider""").df()
         dims = con.execute("select provider, count(*) as campaigns from analytics.dim_campaign group by all "
                            "order by provider").df()
     return "\n".join([
         f"analytics.fact_campaign_metrics in {warehouse}:", by_breakdown.to_string(index=False), "",
-        "conformed totals (breakdown total; date-range providers summed over windows):",
+        "analytics.campaign_performance, summed over campaigns (unique counts are never summed over windows):",
         conformed.to_string(index=False) if not conformed.empty else "(none)", "",
         "analytics.dim_campaign:", dims.to_string(index=False),
     ])
