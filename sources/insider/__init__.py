@@ -1,0 +1,163 @@
+"""Insider One (web push) dlt source.
+
+Per grid window: overall-metrics lists the campaigns active in the window with their window totals; then
+campaign-metrics, one call per listed campaign, adds the device and unsuccessful-message breakdowns. Both
+endpoints share one budget of 30 requests per minute, which the shared limiter spends at full rate while
+``HttpClient.map`` keeps several requests in flight.
+
+One window is one replacement scope (``insider|<partner>|overall|<window key>``) holding the overall list and
+every campaign-metrics answer of that window: a re-pull of the window replaces all of it, so a campaign or a
+device that vanished from the newer answers vanishes from the fact. A window is emitted only when its list and
+every campaign call either succeeded or ended in a recorded skip (424, 406, an uncurable 400); a transient
+failure keeps the window's earlier pull in place and marks the window failed for the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+from dlt.common.typing import TSecretStrValue
+
+from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
+from sources.common.http import HttpClient
+from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter, now_utc
+from sources.common.windows import Window
+from sources.insider import settings as s
+from sources.insider.client import CampaignMetrics, InsiderClient, OverallRecord, created_date
+
+
+@dlt.source(name="insider", section="insider", max_table_nesting=0)
+def insider_source(
+    base_url: str = dlt.config.value,
+    partner_id: str = dlt.config.value,
+    api_key: TSecretStrValue = dlt.secrets.value,
+    http: Any = None,
+    plan: Any = None,
+    report: Any = None,
+) -> Iterable[Any]:
+    """Raw Insider records for the windows of ``plan``.
+
+    Args:
+        base_url: the statistics host (``https://web-push.api.useinsider.com``).
+        partner_id: the partner id, sent as a string in every body; the warehouse's account_id.
+        api_key: the Web Push API key (Bearer); used only when ``http`` is None.
+        http: the run's shared HTTP client (the runner passes it so requests are counted and limited).
+        plan: what to pull (windows, run id); default: the last 7 days.
+        report: where window outcomes are noted for the ledger.
+    """
+    if http is None:
+        http = HttpClient(s.NAME, base_url, headers=s.auth_headers(str(api_key), None),
+                          policy=s.SPEC.default_policy, is_throttle=s.is_throttle,
+                          extra_retry={424: s.CAMPAIGN_NOT_FOUND_ATTEMPTS})
+    if plan is None:
+        from sources.common.windows import plan_windows
+
+        now = now_utc()
+        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
+                           windows=plan_windows(now.subtract(days=7), now, window_days=7, now=now))
+    report = report or ExtractReport()
+    client = InsiderClient(http, str(partner_id))
+    writer = RawWriter(s.NAME, plan, report)
+
+    @dlt.resource(name="insider_extract", write_disposition="append")
+    def insider_extract() -> Iterator[Any]:
+        yield from _extract(client, http, writer, plan, report)
+
+    return insider_extract
+
+
+@dataclass
+class _WindowPull:
+    window: Window
+    fetch: Fetch
+    records: list[OverallRecord] = field(default_factory=list)
+    metrics: list[CampaignMetrics] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)
+    failed: str | None = None       # a transient failure: keep the earlier pull, retry next run
+    skipped: bool = False           # 406: nothing to load, nothing to replace
+
+
+def _extract(client: InsiderClient, http: HttpClient, writer: RawWriter, plan: ExtractPlan,
+             report: ExtractReport) -> Iterator[Any]:
+    partner = client.partner_id
+
+    # 1. every window's campaign list, windows concurrently (each pages on its own)
+    def list_window(window: Window) -> _WindowPull:
+        # the fetch starts now, so its fetched_at (the rows' observed_at) is when the pull began
+        fetch = writer.fetch("overall_metrics", f"insider|{partner}|overall|{window.key}", account_id=partner,
+                             window=window, request_params={
+                                 "partner_id": partner, "start_date": window.start.date().isoformat(),
+                                 "end_date": window.last_day.isoformat(), "page": 1, "per_page": client.per_page})
+        pull = _WindowPull(window, fetch)
+        try:
+            pull.records = client.overall(window.start.date(), window.last_day)
+        except ProviderAuthError:
+            raise
+        except HttpStatusError as exc:
+            if exc.status in (400, 422):
+                raise  # the partner id or the dates are wrong for every window: fail the provider run
+            pull.failed = str(exc)
+            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
+                                            reason=str(exc), http_status=exc.status))
+        except EntitySkipped as exc:  # 406: older than the API keeps
+            pull.skipped = True
+            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
+                                            reason=str(exc), http_status=exc.status))
+        except TransientHttpError as exc:
+            pull.failed = str(exc)
+            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
+                                            reason=str(exc), http_status=exc.status))
+        return pull
+
+    pulls = list(http.map(list_window, plan.windows))
+
+    # 2. campaign-metrics for every listed campaign of every window, within the shared budget
+    tasks = [(index, record) for index, pull in enumerate(pulls) if pull.failed is None and not pull.skipped
+             for record in pull.records]
+
+    def campaign(task: tuple[int, OverallRecord]) -> tuple[int, CampaignMetrics | None, Any, bool]:
+        index, record = task
+        window = pulls[index].window
+        try:
+            metrics = client.campaign_metrics(record.builder_id, window.start.date(), window.last_day,
+                                              created=created_date(record.item))
+        except ProviderAuthError:
+            raise
+        except EntitySkipped as exc:
+            return index, None, writer.error("campaign_metrics", account_id=partner, campaign_id=record.builder_id,
+                                             window=window, reason=str(exc), http_status=exc.status), False
+        except (TransientHttpError, HttpStatusError) as exc:
+            return index, None, writer.error("campaign_metrics", account_id=partner, campaign_id=record.builder_id,
+                                             window=window, reason=str(exc), http_status=exc.status), True
+        return index, metrics, None, False
+
+    for index, metrics, error, transient in http.map(campaign, tasks):
+        pull = pulls[index]
+        if metrics is not None:
+            pull.metrics.append(metrics)
+        if error is not None:
+            pull.errors.append(error)
+        if transient and pull.failed is None:
+            pull.failed = "a campaign-metrics call of this window failed after its retries"
+
+    # 3. one complete fetch per window, or its errors and a failed window
+    for pull in pulls:
+        window = pull.window
+        yield from pull.errors
+        if pull.failed is not None:
+            report.window_failed("overall_metrics", partner, window, pull.failed)
+            continue
+        if pull.skipped:
+            report.window_done("overall_metrics", partner, window, 0)
+            continue
+        fetch = pull.fetch
+        for record in pull.records:
+            fetch.add("overall_metrics", record.item, campaign_id=record.builder_id, request_params=record.request)
+        for metrics in pull.metrics:
+            fetch.add("campaign_metrics", metrics.data, campaign_id=metrics.builder_id,
+                      request_params=metrics.request)
+        yield from fetch.rows()
+        report.window_done("overall_metrics", partner, window, len(fetch))

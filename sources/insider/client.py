@@ -1,0 +1,181 @@
+"""Insider One statistics endpoints, paging and error handling over the shared HTTP layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from sources.common.http import HttpClient, HttpResponse
+from sources.common.paging import Page, page_numbers
+from sources.insider import settings as s
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class OverallRecord:
+    """One campaign of an overall-metrics answer, with the body that asked for its page."""
+
+    builder_id: str
+    item: dict[str, Any]
+    request: dict[str, Any]
+
+
+@dataclass
+class CampaignMetrics:
+    """A campaign-metrics answer and the body that obtained it (its ``start_date`` may be clipped)."""
+
+    builder_id: str
+    data: dict[str, Any]
+    request: dict[str, Any]
+
+
+class InsiderClient:
+    """Reads Insider's statistics API; every call goes through the shared ``HttpClient`` (auth, limit, retries)."""
+
+    def __init__(self, http: HttpClient, partner_id: str, *, per_page: int = s.MAX_PER_PAGE) -> None:
+        self._http = http
+        self.partner_id = str(partner_id)
+        self.per_page = max(1, min(int(per_page), s.MAX_PER_PAGE))
+
+    # -- endpoints --------------------------------------------------------------------------------------------
+
+    def overall(self, start: dt.date, end: dt.date) -> list[OverallRecord]:
+        """Every campaign overall-metrics lists for ``start``..``end`` (inclusive days), once per builderId.
+
+        Pages are read from 1 until ``page * per_page >= total`` or a page comes back empty. A campaign that a
+        shifting list shows on two pages is kept once (its first appearance).
+        """
+        what = f"overall-metrics {start}..{end}"
+        records: dict[str, OverallRecord] = {}
+
+        def fetch(page: int) -> Page:
+            body = {**self._dates(start, end), "page": page, "per_page": self.per_page}
+            data = self._answer(self._http.post(s.OVERALL_METRICS, json=body), what=what)
+            items = data.get("data")
+            if not isinstance(items, list):
+                raise HttpStatusError(s.NAME, f"insider answered {what} page {page} without a data list.",
+                                      endpoint=s.OVERALL_METRICS, status=200, body=None)
+            for item in items:
+                if isinstance(item, dict) and item.get("builderId") is not None:
+                    builder_id = str(item["builderId"])
+                    records.setdefault(builder_id, OverallRecord(builder_id, item, body))
+            total = data.get("total")
+            per_page = _int(data.get("per_page")) or self.per_page
+            if isinstance(total, int):
+                has_more = page * per_page < total
+            else:  # no total: a full page may have a successor
+                has_more = len(items) >= per_page
+            return Page(items=items, has_more=has_more)
+
+        for _ in page_numbers(fetch, first=s.FIRST_PAGE, provider=s.NAME, what=what):
+            pass
+        return list(records.values())
+
+    def campaign_metrics(self, builder_id: str, start: dt.date, end: dt.date, *,
+                         created: dt.date | None = None) -> CampaignMetrics:
+        """One campaign's figures and breakdowns for ``start``..``end``.
+
+        ASSUMPTION (insider.md): a start before the campaign's create date is refused with 400. The start is
+        clipped up front to the create date overall-metrics showed, and once more to the date a 400 names.
+
+        Raises:
+            EntitySkipped: 424 after its one retry, 406, or a 400 that clipping does not cure.
+        """
+        what = f"campaign-metrics of campaign {builder_id} for {start}..{end}"
+        ask = start
+        if created is not None and start < created <= end:
+            ask = created
+        for _ in range(2):
+            body = {**self._dates(ask, end), "campaign_id": str(builder_id)}
+            response = self._http.post(s.CAMPAIGN_METRICS, json=body)
+            if response.status in (400, 422):
+                named = _date_in(response)
+                if named is not None and ask < named <= end:
+                    ask = named
+                    continue
+                raise EntitySkipped(f"insider refused {what} (HTTP {response.status}: {_message(response)})",
+                                    status=response.status)
+            if response.status == 424:
+                raise EntitySkipped(f"insider answered {what} with HTTP 424 twice ({_message(response)})",
+                                    status=424)
+            data = self._answer(response, what=what)
+            return CampaignMetrics(str(builder_id), data, body)
+        raise EntitySkipped(f"insider refused {what} after clipping its start to {ask}", status=400)
+
+    # -- envelope ---------------------------------------------------------------------------------------------
+
+    def _dates(self, start: dt.date, end: dt.date) -> dict[str, Any]:
+        # DOC: partner_id is a string; dates are YYYY-MM-DD, both inclusive.
+        return {"partner_id": self.partner_id, "start_date": start.isoformat(), "end_date": end.isoformat()}
+
+    def _answer(self, response: HttpResponse, *, what: str) -> dict[str, Any]:
+        status = response.status
+        if status == 401:
+            raise ProviderAuthError(s.NAME, f"insider refused the API key (HTTP 401) reading {what}; "
+                                            f"check {s.SECRET_ENV}.", endpoint=response.path, status=status)
+        if status == 403:
+            raise ProviderAuthError(s.NAME, f"insider denied access (HTTP 403: {_message(response)}) reading {what}; "
+                                            f"check {s.SECRET_ENV} and its IP restriction.",
+                                    endpoint=response.path, status=status)
+        if status == 406:
+            raise EntitySkipped(f"insider has no data for {what}: analytics cover the last year only (HTTP 406)",
+                                status=406)
+        if status in (400, 422):
+            raise HttpStatusError(s.NAME, f"insider rejected {what} (HTTP {status}: {_message(response)}); "
+                                          f"check {s.PARTNER_ENV} and the dates.",
+                                  endpoint=response.path, status=status, body=response.data)
+        if status == 424:
+            raise EntitySkipped(f"insider answered {what} with HTTP 424 ({_message(response)})", status=424)
+        if status >= 400:
+            raise HttpStatusError(s.NAME, f"insider answered HTTP {status} reading {what}.",
+                                  endpoint=response.path, status=status, body=response.data)
+        if not isinstance(response.data, dict):
+            raise HttpStatusError(s.NAME, f"insider answered {what} with something other than a JSON object.",
+                                  endpoint=response.path, status=status)
+        return response.data
+
+
+def _message(response: HttpResponse) -> str:
+    body = response.data
+    if isinstance(body, dict):
+        for key in ("message", "error"):
+            if isinstance(body.get(key), str) and body[key]:
+                return body[key][:200]
+        if isinstance(body.get("errors"), dict):
+            return "; ".join(f"{k}: {v}" for k, v in body["errors"].items())[:200]
+    return (response.text or "no message").strip()[:200]
+
+
+def _date_in(response: HttpResponse) -> dt.date | None:
+    match = _DATE_RE.search(_message(response))
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(0))
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def created_date(item: dict[str, Any]) -> dt.date | None:
+    """The campaign's create day from overall-metrics ``startDate`` (``YYYY-MM-DD HH:MM:SS``, no zone)."""
+    raw = item.get("startDate")
+    if not isinstance(raw, str):
+        return None
+    match = _DATE_RE.match(raw.strip())
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(0))
+    except ValueError:
+        return None
