@@ -1,0 +1,173 @@
+"""Experiture Public API v1: campaign listing (offset pages), summary, status and metrics, over the shared HTTP
+layer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
+from sources.common.http import HttpClient, HttpResponse
+from sources.experiture import settings as s
+
+log = logging.getLogger("campaign_etl.experiture")
+
+
+@dataclass
+class Listing:
+    """The campaigns a listing found.
+
+    Attributes:
+        items: list entries by campaign id, in listing order (oldest first).
+        readings: how many full listings were read.
+        stable: True when the last two readings agreed; False when the bound was hit and ``items`` is the union
+            of every reading (nothing lost, possibly campaigns deleted meanwhile, which later answer 404).
+        requests: page requests made.
+    """
+
+    items: dict[str, dict[str, Any]]
+    readings: int
+    stable: bool
+    requests: int
+
+
+@dataclass
+class _Reading:
+    ids: list[str]
+    items: dict[str, dict[str, Any]]
+    consistent: bool
+    requests: int
+
+
+class ExperitureClient:
+    """Reads Experiture's API; every call goes through the shared ``HttpClient`` (auth, retries, limits)."""
+
+    def __init__(self, http: HttpClient, *, page_size: int = s.MAX_PAGE_LIMIT,
+                 max_listings: int = s.MAX_LISTINGS) -> None:
+        self._http = http
+        self.page_size = max(1, int(page_size))
+        self.max_listings = max(2, int(max_listings))
+
+    # -- discovery --------------------------------------------------------------------------------------------
+
+    def list_campaigns(self) -> Listing:
+        """Every campaign of the workspace, read so that one created or deleted meanwhile is not missed.
+
+        Offset pages shift when the list changes during the walk: a deletion before the current offset hides a
+        campaign at the page boundary, an insertion shows one twice. So the list is read oldest first (new
+        campaigns land at the end), de-duplicated by id, and read again until two consecutive readings are each
+        consistent (same ``pagination.total`` on every page, as many ids as that total) and return the same ids.
+        If that does not happen within ``max_listings`` readings, the union of all readings is returned.
+        """
+        readings: list[_Reading] = []
+        requests = 0
+        for _ in range(self.max_listings):
+            reading = self._read_once()
+            requests += reading.requests
+            if readings and reading.consistent and readings[-1].consistent and reading.ids == readings[-1].ids:
+                return Listing(reading.items, len(readings) + 1, True, requests)
+            readings.append(reading)
+        union: dict[str, dict[str, Any]] = {}
+        for reading in reversed(readings):        # newest entry of each campaign first
+            for cid, item in reading.items.items():
+                union.setdefault(cid, item)
+        log.warning("experiture: the campaign list kept changing over %d readings; using the union of %d campaigns",
+                    len(readings), len(union))
+        return Listing(union, len(readings), False, requests)
+
+    def _read_once(self) -> _Reading:
+        offset = 0
+        ids: list[str] = []
+        items: dict[str, dict[str, Any]] = {}
+        totals: set[int] = set()
+        duplicates = False
+        requests = 0
+        for _ in range(s.MAX_PAGES):
+            params = {"limit": self.page_size, "offset": offset, **s.LIST_SORT}
+            body = self._body(self._http.get(s.CAMPAIGNS, params=params), endpoint="campaigns",
+                              what="the campaign list")
+            requests += 1
+            data = body.get("data")
+            pagination = body.get("pagination")
+            if not isinstance(data, list) or not isinstance(pagination, dict):
+                raise ProviderError(s.NAME, "experiture: the campaign list answer has no data array or no "
+                                            "pagination object.", endpoint=s.CAMPAIGNS)
+            total, limit = pagination.get("total"), pagination.get("limit")
+            if not isinstance(total, int) or not isinstance(limit, int) or limit < 1:
+                raise ProviderError(s.NAME, "experiture: the campaign list answer lacks pagination.total or a "
+                                            "positive pagination.limit.", endpoint=s.CAMPAIGNS)
+            totals.add(total)
+            for item in data:
+                cid = item.get("campaignId") if isinstance(item, dict) else None
+                if not cid:
+                    continue
+                cid = str(cid)
+                if cid in items:
+                    duplicates = True
+                    continue
+                ids.append(cid)
+                items[cid] = item
+            # DOC loop: advance by the returned limit, stop once offset reaches the total
+            offset += limit
+            if offset >= total or not data:
+                consistent = len(totals) == 1 and len(ids) == total and not duplicates
+                return _Reading(ids, items, consistent, requests)
+        raise ProviderError(s.NAME, f"experiture: the campaign list did not end after {s.MAX_PAGES} pages.",
+                            endpoint=s.CAMPAIGNS)
+
+    # -- per campaign -----------------------------------------------------------------------------------------
+
+    def status(self, campaign_id: str) -> dict[str, Any]:
+        return self._campaign_data(s.STATUS, "status", campaign_id)
+
+    def summary(self, campaign_id: str) -> dict[str, Any]:
+        return self._campaign_data(s.SUMMARY, "summary", campaign_id)
+
+    def metrics(self, campaign_id: str) -> dict[str, Any]:
+        return self._campaign_data(s.METRICS, "metrics", campaign_id)
+
+    def _campaign_data(self, template: str, endpoint: str, campaign_id: str) -> dict[str, Any]:
+        what = f"the {endpoint} of campaign {campaign_id}"
+        body = self._body(self._http.get(template.format(campaign_id=campaign_id)), endpoint=endpoint, what=what)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise EntitySkipped(f"malformed_answer: {what} has no data object")
+        return data
+
+    # -- envelope ---------------------------------------------------------------------------------------------
+
+    def _body(self, response: HttpResponse, *, endpoint: str, what: str) -> dict[str, Any]:
+        body = response.data if isinstance(response.data, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = str(error.get("code") or "")
+        details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        correlation = response.headers.get("x-correlation-id") or body.get("correlationId")
+        status = response.status
+        if status >= 400 and correlation:
+            # DOC: the correlation id is what Experiture support asks for; it is not a secret
+            log.info("experiture: HTTP %s reading %s (correlation id %s)", status, what, correlation)
+        if status == 401:
+            raise ProviderAuthError(
+                s.NAME, f"experiture refused the access token (HTTP 401: missing, invalid or expired) reading "
+                        f"{what}; check {s.SECRET_ENV}.", endpoint=response.path, status=status)
+        if status == 403:
+            scope = details.get("requiredScope") or details.get("scope") or s.SCOPE_BY_ENDPOINT.get(endpoint,
+                                                                                                    "a scope")
+            raise ProviderAuthError(
+                s.NAME, f"experiture: the access token lacks the {scope} scope needed to read {what} (HTTP 403); "
+                        f"grant {scope} to the API client and update {s.SECRET_ENV}.",
+                endpoint=response.path, status=status)
+        if status == 404:
+            raise EntitySkipped(f"not_found: {what} answered 404 (campaign deleted or unknown)", status=404)
+        if status == 409:
+            campaign_type = details.get("campaignType") or "unknown"
+            raise EntitySkipped(f"type_unsupported: campaignType {campaign_type} is not served by public v1 "
+                                f"({code or 'HTTP 409'}) reading {what}", status=409)
+        if status >= 400 or body.get("success") is False:
+            message = error.get("message") or "no message"
+            raise HttpStatusError(s.NAME, f"experiture answered {code or 'an error'} (HTTP {status}) reading "
+                                          f"{what}: {message}", endpoint=response.path, status=status, body=body)
+        if not body:
+            raise EntitySkipped(f"malformed_answer: {what} (HTTP {status}) is not a JSON object", status=status)
+        return body

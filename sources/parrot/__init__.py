@@ -1,0 +1,149 @@
+"""Parrot (SMS) dlt source.
+
+Each run lists every post campaign of the account (cheap), then reads the metrics of the published ones that were
+published inside one of the plan's windows or are due again (``plan.refresh``: loaded stale, not ready, failed, or
+last pulled over a week ago). Metrics refresh asynchronously; ``ParrotClient.poll_metrics`` waits for them from
+one scheduler. Per campaign:
+
+* ``ready`` -> one metrics record (replacement scope ``parrot|<account>|<id>|metrics``);
+* still ``updating`` after the wait -> the previous values, loaded with ``_poll.stale = true``;
+* still ``starting`` -> no metric record at all (its zeros are placeholders) and a ``metrics_not_ready`` error;
+* 404 -> an error and an empty pull of its scope, so a deleted campaign's rows vanish.
+
+Every polled campaign also gets a ``raw.parrot_polls`` record (statuses seen, polls, wait, outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.common.typing import TSecretStrValue
+
+from sources.common.http import HttpClient
+from sources.common.raw import ExtractPlan, ExtractReport, RawWriter, now_utc
+from sources.common.windows import Window
+from sources.parrot import settings as s
+from sources.parrot.client import ParrotClient, PollResult
+
+
+@dlt.source(name="parrot", section="parrot", max_table_nesting=0)
+def parrot_source(
+    base_url: str = dlt.config.value,
+    api_token: TSecretStrValue = dlt.secrets.value,
+    account_id: str = s.DEFAULT_ACCOUNT_ID,
+    page_size: int = s.MAX_PAGE_SIZE,
+    poll_interval_seconds: float = s.POLL_INTERVAL_SECONDS,
+    max_poll_attempts: int = s.MAX_POLL_ATTEMPTS,
+    max_poll_seconds: float = s.MAX_POLL_SECONDS,
+    http: Any = None,
+    plan: Any = None,
+    report: Any = None,
+) -> Iterable[Any]:
+    """Raw Parrot records for the windows and campaigns of ``plan``.
+
+    Args:
+        base_url: the API root the ``/accounts/...`` paths are relative to.
+        api_token: the Bearer token; used only when ``http`` is None.
+        account_id: the account id, or ``me`` for the token's own account.
+        page_size: post campaigns per page (at most 100).
+        poll_interval_seconds: wait between two metrics requests of a refreshing campaign.
+        max_poll_attempts: re-polls of a refreshing campaign before its last answer is taken.
+        max_poll_seconds: total wait for refreshing campaigns in one run.
+        http: the run's shared HTTP client (the runner passes it so requests are counted and limited).
+        plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
+        report: where window outcomes are noted for the ledger.
+    """
+    if http is None:
+        http = HttpClient(s.NAME, base_url, headers=s.auth_headers(str(api_token), None),
+                          policy=s.SPEC.default_policy)
+    if plan is None:
+        from sources.common.windows import plan_windows
+
+        now = now_utc()
+        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
+                           windows=plan_windows(now.subtract(days=7), now, window_days=7, now=now))
+    report = report or ExtractReport()
+    client = ParrotClient(http, account_id=account_id, page_size=page_size, poll_interval=poll_interval_seconds,
+                          max_poll_attempts=max_poll_attempts, max_poll_seconds=max_poll_seconds)
+    writer = RawWriter(s.NAME, plan, report)
+
+    @dlt.resource(name="parrot_extract", write_disposition="append")
+    def parrot_extract() -> Iterator[Any]:
+        yield from _extract(client, writer, plan, report)
+
+    return parrot_extract
+
+
+def _extract(client: ParrotClient, writer: RawWriter, plan: ExtractPlan, report: ExtractReport) -> Iterator[Any]:
+    account = client.account_id
+    items, paging = client.post_campaigns()
+    listing = writer.fetch("post_campaigns", f"{s.NAME}|{account}|post_campaigns", account_id=account,
+                           request_params=paging)
+    for item in items:
+        listing.add("post_campaigns", item, campaign_id=str(item["id"]))
+    yield from listing.rows()
+
+    by_id = {str(item["id"]): item for item in items}
+    refresh = {str(c) for c in plan.refresh.get(account, [])}
+    published_at: dict[str, pendulum.DateTime | None] = {}
+    selected: list[str] = []
+    for cid, item in by_id.items():
+        if item.get("status") != s.PUBLISHED:   # DOC: only published campaigns have metrics
+            continue
+        published_at[cid] = _time(item.get("published_at"))
+        moment = published_at[cid]
+        if cid in refresh or (moment is not None and any(_inside(w, moment) for w in plan.windows)):
+            selected.append(cid)
+    # due again but no longer listed: probe it; a 404 then empties its scope
+    selected.extend(sorted(refresh - set(by_id)))
+
+    for result in client.poll_metrics(selected):
+        yield from _result_rows(writer, account, result)
+
+    for window in plan.windows:
+        records = sum(1 for cid in selected if published_at.get(cid) is not None
+                      and _inside(window, published_at[cid]))  # type: ignore[arg-type]
+        report.window_done("post_campaigns", account, window, records)
+
+
+def _result_rows(writer: RawWriter, account: str, result: PollResult) -> Iterator[Any]:
+    cid = result.campaign_id
+    poll = result.summary()
+    polls = writer.fetch("polls", f"{s.NAME}|{account}|{cid}|polls", account_id=account, campaign_id=cid)
+    polls.add("polls", {"campaign_id": cid, **poll})
+    yield from polls.rows()
+    scope = f"{s.NAME}|{account}|{cid}|metrics"
+    if result.outcome in ("ready", "stale"):
+        fetch = writer.fetch("metrics", scope, account_id=account, campaign_id=cid)
+        fetch.add("metrics", {**(result.body or {}), "_poll": poll})
+        yield from fetch.rows()
+    elif result.outcome == "not_ready":
+        # DOC: starting carries placeholder zeros; no rows, and the scope keeps whatever real values it had
+        yield writer.error("metrics", account_id=account, campaign_id=cid,
+                           reason=f"{s.NOT_READY_REASON}: post campaign {cid} still "
+                                  f"{(result.statuses or ['starting'])[-1]} after {result.polls} requests over "
+                                  f"{result.waited_seconds:.1f}s; placeholder zeros not loaded")
+    elif result.outcome == "not_found":
+        yield writer.error("metrics", account_id=account, campaign_id=cid, reason=str(result.error),
+                           http_status=404)
+        yield from writer.fetch("metrics", scope, account_id=account, campaign_id=cid).rows()
+    else:
+        yield writer.error("metrics", account_id=account, campaign_id=cid, reason=str(result.error),
+                           http_status=getattr(result.error, "status", None))
+
+
+def _time(value: Any) -> pendulum.DateTime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = pendulum.parse(value, tz=pendulum.UTC)
+    except Exception:
+        return None
+    return parsed.in_timezone(pendulum.UTC) if isinstance(parsed, pendulum.DateTime) else None
+
+
+def _inside(window: Window, moment: pendulum.DateTime) -> bool:
+    return window.start <= moment < window.end
