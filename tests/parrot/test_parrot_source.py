@@ -54,7 +54,7 @@ def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) ->
     conformed = dict(query(warehouse, "select metric, any_value(conformed_metric) from "
                                       "analytics.fact_campaign_metrics where provider = 'parrot' group by all"))
     assert conformed == {"sent": "sent", "delivered": "delivered", "opt_outs": "unsubscribes", "failed": "failed",
-                         "recipients": None, "clicks": None}
+                         "recipients": None, "clicks": "clicks_total"}
     dims = {r[0]: r[1:] for r in query(warehouse, """select campaign_id, campaign_name, channel, status, started_at
         from analytics.dim_campaign where provider = 'parrot'""")}
     assert set(dims) == set(sim.campaigns)
