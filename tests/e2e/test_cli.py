@@ -96,3 +96,16 @@ def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> No
     rebuilt = cli("transform", cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
+
+
+def test_the_warehouse_path_can_come_from_dlt_destination_credentials(tmp_path: Path, serve) -> None:  # noqa: ANN001
+    sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=10)
+    server = serve(sim)
+    target = tmp_path / "elsewhere" / "metrics.duckdb"
+    target.parent.mkdir()
+    env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
+           "START_DATE": NOW.subtract(days=25).to_date_string(), "DESTINATION__DUCKDB__CREDENTIALS": str(target)}
+    result = cli("run", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert target.exists() and not (tmp_path / "campaign_metrics.duckdb").exists()
+    assert fact(target, "greenarrow") == sim.truth_fact_rows()
