@@ -76,8 +76,8 @@ def summary(warehouse: Path) -> str:
         dims = con.execute("select provider, count(*) as campaigns from analytics.dim_campaign group by all "
                            "order by provider").df()
     return "\n".join([
-        f"analytics.fact_campaign_metrics in {warehouse}:", by_breakdown.to_string(index=False), "",
+        f"analytics.fact_campaign_metrics in {warehouse}:", by_breakdown.to_string(index=False, na_rep="-"), "",
         "analytics.campaign_performance, summed over campaigns (unique counts are never summed over windows):",
-        conformed.to_string(index=False) if not conformed.empty else "(none)", "",
+        conformed.to_string(index=False, na_rep="-") if not conformed.empty else "(none)", "",
         "analytics.dim_campaign:", dims.to_string(index=False),
     ])
