@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -78,3 +78,23 @@ class ProviderSpec:
     lifetime: bool = True
     windows_per_load: int | None = 8
     http_options: Callable[[ProviderSettings], dict[str, Any]] | None = None
+
+
+def standalone(spec: ProviderSpec, *, base_url: str, secret: str, http: HttpClient | None = None,
+               plan: ExtractPlan | None = None,
+               report: ExtractReport | None = None) -> tuple[HttpClient, ExtractPlan, ExtractReport]:
+    """What a source uses when it runs outside the runner (a plain dlt pipeline): its own HTTP client with the
+    provider's default policy, the last seven days, a fresh report. The runner always passes all three."""
+    from sources.common.raw import now_utc
+    from sources.common.windows import plan_windows
+
+    if http is None:
+        options = spec.http_options(None) if spec.http_options else {}  # type: ignore[arg-type]
+        http = HttpClient(spec.name, base_url, headers=spec.auth_headers(secret, None),  # type: ignore[arg-type]
+                          secrets=[secret], policy=spec.default_policy, **options)
+    if plan is None:
+        now = now_utc()
+        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
+                           windows=plan_windows(now.subtract(days=7), now, window_days=spec.default_window_days,
+                                                now=now))
+    return http, plan, report or ExtractReport()

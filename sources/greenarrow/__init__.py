@@ -16,7 +16,8 @@ from dlt.common.typing import TSecretStrValue
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
 from sources.common.http import HttpClient
-from sources.common.raw import ExtractPlan, ExtractReport, RawWriter, now_utc
+from sources.common.provider import standalone
+from sources.common.raw import ExtractPlan, ExtractReport, RawWriter
 from sources.common.windows import Window
 from sources.greenarrow import settings as s
 from sources.greenarrow.client import GreenArrowClient
@@ -45,16 +46,8 @@ def greenarrow_source(
         plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    if http is None:
-        http = HttpClient(s.NAME, base_url, headers=s.auth_headers(str(api_key), None),  # type: ignore[arg-type]
-                          policy=s.SPEC.default_policy)
-    if plan is None:
-        from sources.common.windows import plan_windows
-
-        now = now_utc()
-        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
-                           windows=plan_windows(now.subtract(days=7), now, window_days=7, now=now))
-    report = report or ExtractReport()
+    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan,
+                                    report=report)
     client = GreenArrowClient(http, link_stats_per_page=link_stats_per_page)
     writer = RawWriter(s.NAME, plan, report)
 

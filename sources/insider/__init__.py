@@ -23,7 +23,8 @@ from dlt.common.typing import TSecretStrValue
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
 from sources.common.http import HttpClient
-from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter, now_utc
+from sources.common.provider import standalone
+from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter
 from sources.common.windows import Window
 from sources.insider import settings as s
 from sources.insider.client import CampaignMetrics, InsiderClient, OverallRecord, created_date
@@ -48,17 +49,8 @@ def insider_source(
         plan: what to pull (windows, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    if http is None:
-        http = HttpClient(s.NAME, base_url, headers=s.auth_headers(str(api_key), None),
-                          policy=s.SPEC.default_policy, is_throttle=s.is_throttle,
-                          extra_retry={424: s.CAMPAIGN_NOT_FOUND_ATTEMPTS})
-    if plan is None:
-        from sources.common.windows import plan_windows
-
-        now = now_utc()
-        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
-                           windows=plan_windows(now.subtract(days=7), now, window_days=7, now=now))
-    report = report or ExtractReport()
+    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan,
+                                    report=report)
     client = InsiderClient(http, str(partner_id))
     writer = RawWriter(s.NAME, plan, report)
 

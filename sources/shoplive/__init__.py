@@ -21,7 +21,8 @@ from dlt.common.typing import TSecretStrValue
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
 from sources.common.http import HttpClient
-from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter, now_utc
+from sources.common.provider import standalone
+from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter
 from sources.common.windows import Window
 from sources.shoplive import settings as s
 from sources.shoplive.client import ShopliveClient, api_time, batches
@@ -52,16 +53,8 @@ def shoplive_source(
         report: where window outcomes are noted for the ledger.
     """
     s.check_token(str(api_token), str(access_key))
-    if http is None:
-        http = HttpClient(s.NAME, base_url, headers=s.auth_headers(str(api_token), None),
-                          policy=s.SPEC.default_policy)
-    if plan is None:
-        from sources.common.windows import plan_windows
-
-        now = now_utc()
-        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
-                           windows=plan_windows(now.subtract(days=7), now, window_days=7, now=now))
-    report = report or ExtractReport()
+    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan,
+                                    report=report)
     client = ShopliveClient(http, str(access_key))
     writer = RawWriter(s.NAME, plan, report)
     keys = [str(k) for k in campaign_keys or [] if str(k).strip()]
