@@ -132,7 +132,11 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     if policy.rate_limit_period_seconds <= 0:
         raise ConfigError(f"{env_name(spec.name, 'rate_limit_period_seconds')} must be greater than 0.")
     start = shared.get("start_date")
-    start_date = utc(start) if start else now.subtract(days=DEFAULT_START_DAYS_AGO).start_of("day")
+    try:
+        start_date = utc(start) if start else now.subtract(days=DEFAULT_START_DAYS_AGO).start_of("day")
+    except ConfigError:
+        raise ConfigError(f"start_date for {spec.name} is '{start}', not a date in the form YYYY-MM-DD "
+                          f"(set {env_name(spec.name, 'start_date')} or START_DATE).") from None
     if start_date > now:
         raise ConfigError(f"start_date {start_date.to_date_string()} for {spec.name} is in the future.")
     window_days = int(shared.get("window_days") or spec.default_window_days)

@@ -58,6 +58,13 @@ def test_credentials_without_base_url_name_the_missing_key(tmp_path: Path) -> No
                                            "SOURCES__GREENARROW__BASE_URL": "http://127.0.0.1:1",
                                            "SOURCES__GREENARROW__LOOKBACK_DAYS": "many"})
     assert result.returncode == 2 and "LOOKBACK_DAYS must be a number" in one_sentence(result)
+    result = cli("run", cwd=tmp_path, env={"SOURCES__GREENARROW__API_KEY": "1:abcdef",
+                                           "SOURCES__GREENARROW__BASE_URL": "http://127.0.0.1:1",
+                                           "START_DATE": "2026-02-31"})
+    assert result.returncode == 2 and "not a date" in one_sentence(result)
+    result = cli("run", cwd=tmp_path, env={"SOURCES__GREENARROW__API_KEY": "1:abcdef",
+                                           "SOURCES__GREENARROW__BASE_URL": "ftp://example"})
+    assert result.returncode == 2 and "must start with http" in one_sentence(result)
 
 
 def test_status_without_a_warehouse(tmp_path: Path) -> None:
