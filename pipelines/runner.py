@@ -148,7 +148,16 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
                        *, full: bool) -> TransformResult:
     with area.connect() as con:
         progress("transforming raw -> analytics")
-        result = run_transforms(con, full=full)
+        try:
+            result = run_transforms(con, full=full)
+        except CampaignEtlError as exc:
+            # the transform rolled back and nothing is published; the loads and this failure stay in the run log
+            # of the work file, which the next successful run publishes
+            for o in outcomes:
+                if o.outcome != "failed":
+                    o.outcome, o.message = "failed", f"loaded, but not published: {exc}"
+                _log_run(con, run_id, o)
+            raise
         totals = dict(con.execute("select provider, count(*) from staging.fact_rows group by all").fetchall())
         for o in outcomes:
             o.fact_rows_changed = result.per_provider_changed.get(o.provider, 0)

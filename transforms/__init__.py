@@ -382,9 +382,12 @@ def _merge_dim(con: duckdb.DuckDBPyConnection, observations_sql: str) -> None:
         select provider, account_id, campaign_id,
             arg_max(campaign_name, observed_at) filter (where campaign_name is not null) as campaign_name,
             arg_max(channel, observed_at) filter (where channel is not null) as channel,
+            -- status and finished_at describe one execution and move together, from the newest observation
+            -- that has a status: a new run's NULL finished_at must not keep the previous run's end
             arg_max(status, observed_at) filter (where status is not null) as status,
-            arg_max(started_at, observed_at) filter (where started_at is not null) as started_at,
-            arg_max(finished_at, observed_at) filter (where finished_at is not null) as finished_at,
+            coalesce(arg_max(started_at, observed_at) filter (where status is not null),
+                     arg_max(started_at, observed_at) filter (where started_at is not null)) as started_at,
+            arg_max(finished_at, observed_at) filter (where status is not null) as finished_at,
             arg_max(scheduled_at, observed_at) filter (where scheduled_at is not null) as scheduled_at,
             arg_max(details, observed_at) filter (where details is not null) as details,
             min(observed_at) as first_seen_at, max(observed_at) as last_seen_at
@@ -401,8 +404,8 @@ def _merge_dim(con: duckdb.DuckDBPyConnection, observations_sql: str) -> None:
                  else coalesce(n.status, o.status) end as status,
             case when o.last_seen_at > n.last_seen_at then coalesce(o.started_at, n.started_at)
                  else coalesce(n.started_at, o.started_at) end as started_at,
-            case when o.last_seen_at > n.last_seen_at then coalesce(o.finished_at, n.finished_at)
-                 else coalesce(n.finished_at, o.finished_at) end as finished_at,
+            case when o.last_seen_at > n.last_seen_at or n.status is null then o.finished_at
+                 else n.finished_at end as finished_at,
             case when o.last_seen_at > n.last_seen_at then coalesce(o.scheduled_at, n.scheduled_at)
                  else coalesce(n.scheduled_at, o.scheduled_at) end as scheduled_at,
             case when o.last_seen_at > n.last_seen_at then coalesce(o.details, n.details)

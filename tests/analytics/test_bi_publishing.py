@@ -128,5 +128,7 @@ def test_a_failed_transform_publishes_nothing(configured: GreenArrowSim, run_cli
     monkeypatch.undo()
     monkeypatch.setenv("SOURCES__GREENARROW__BASE_URL", "http://127.0.0.1:1")  # no provider needed any more
     assert run_cli("transform", "--warehouse", warehouse) == 0, "raw loaded by the failed run is kept"
+    outcomes = query(warehouse, "select outcome, message from analytics.load_runs order by finished_at")
+    assert outcomes[-1][0] == "failed" and "not published" in outcomes[-1][1], "the failure is in the run log"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.greenarrow_fetches").fetchone()[0] > 0
