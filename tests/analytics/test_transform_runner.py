@@ -39,7 +39,7 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     c.execute("create schema raw")
     c.execute(f"create table raw.toy_items ({LINEAGE})")
     c.execute(f"create table raw.toy_fetches ({LINEAGE}, records bigint)")
-    c.execute(f"""create table raw.toy_errors (provider varchar, account_id varchar, campaign_id varchar,
+    c.execute("""create table raw.toy_errors (provider varchar, account_id varchar, campaign_id varchar,
         endpoint varchar, window_start timestamptz, window_end timestamptz, http_status bigint, reason varchar,
         run_id varchar, observed_at timestamptz, _dlt_load_id varchar)""")
     return c
