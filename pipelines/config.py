@@ -33,6 +33,7 @@ SHARED_KEYS: dict[str, tuple[type, str | None]] = {
     "max_concurrency": (int, "max_concurrency"),
     "timeout_seconds": (float, "timeout_seconds"),
     "max_attempts": (int, "max_attempts"),
+    "max_throttled_attempts": (int, "max_throttled_attempts"),
     "backoff_base_seconds": (float, "backoff_base_seconds"),
     "backoff_max_seconds": (float, "backoff_max_seconds"),
     "default_retry_after_seconds": (float, "default_retry_after_seconds"),

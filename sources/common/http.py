@@ -37,7 +37,10 @@ class HttpPolicy:
     """How patient one provider's client is. Every field is a config key (see ``.dlt/config.toml``)."""
 
     timeout_seconds: float = 30.0
-    max_attempts: int = 5
+    # tries of one request against 5xx / timeouts / dropped connections (the first try included)
+    max_attempts: int = 8
+    # 429s are the provider saying "later", not failing: they have their own, larger budget per request
+    max_throttled_attempts: int = 30
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     # A 429 without Retry-After waits this long (Insider asks for >= 60 s).
@@ -206,9 +209,10 @@ class HttpClient:
         """Send one logical request, retrying what is transient; return any final non-retried answer.
 
         Raises:
-            TransientHttpError: 5xx, 429, timeouts or dropped connections outlasted ``max_attempts``.
+            TransientHttpError: 5xx, timeouts or dropped connections outlasted ``max_attempts`` tries, or 429s
+                outlasted ``max_throttled_attempts``.
         """
-        attempt = 0
+        attempt = failures = throttles = 0
         extra_used: dict[int, int] = {}
         while True:
             attempt += 1
@@ -224,6 +228,7 @@ class HttpClient:
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     self.stats.add(requests=1, errors=1, seconds=time.monotonic() - started)
                     failure = f"{type(exc).__name__}"
+                    failures += 1
                     response = None
                 else:
                     self.stats.add(requests=1, bytes_received=len(body), seconds=time.monotonic() - started)
@@ -240,21 +245,24 @@ class HttpClient:
                     if self.limiter is not None:
                         self.limiter.defer(retry_after)
                     failure = f"HTTP {status} (throttled)"
+                    throttles += 1
                 elif status in RETRYABLE_STATUSES:
                     self.stats.add(errors=1)
                     failure = f"HTTP {status}"
+                    failures += 1
                 elif status in self._extra_retry and extra_used.get(status, 1) < self._extra_retry[status]:
                     extra_used[status] = extra_used.get(status, 1) + 1
                     failure = f"HTTP {status}"
+                    failures += 1
                 else:
                     return HttpResponse(status=status, data=_json_or_none(response), headers=response.headers,
                                         text=text, path=path)
-            if attempt >= self.policy.max_attempts:
+            if failures >= self.policy.max_attempts or throttles >= self.policy.max_throttled_attempts:
                 raise TransientHttpError(
                     self.provider,
                     redact(f"{self.provider}: {method} {path} still failing after {attempt} attempts ({failure})"),
                     endpoint=path, status=None if response is None else response.status_code)
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            wait = retry_after if retry_after is not None else self._backoff(max(failures, 1))
             self.stats.add(retries=1)
             log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait:.2f}s"))
             self._sleep(wait)

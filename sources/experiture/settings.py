@@ -72,7 +72,7 @@ SPEC = ProviderSpec(
     # ASSUMPTION (contract notes): limits unpublished; stay at <= 10 requests/s, 4 at a time; 429 waits out
     # Retry-After, about 6 tries in all.
     default_policy=HttpPolicy(max_concurrency=4, rate_limit_requests=10, rate_limit_period_seconds=1.0,
-                              max_attempts=6, default_retry_after_seconds=2.0),
+                              max_attempts=6, max_throttled_attempts=6, default_retry_after_seconds=2.0),
     refresh_sql=REFRESH_SQL,
     lifetime=True,
     # every run lists every campaign anyway: one load for all windows

@@ -76,6 +76,17 @@ def test_429_waits_for_retry_after_in_seconds() -> None:
     assert http.stats.as_dict()["throttled"] == 2
 
 
+def test_429s_have_their_own_budget_beyond_max_attempts() -> None:
+    transport, seen = scripted(*([429] * 12), headers={"Retry-After": "1"})
+    sleeps: list[float] = []
+    http = client(transport, HttpPolicy(max_attempts=3, max_throttled_attempts=20), sleeps)
+    assert http.get("/x").status == 200 and len(seen) == 13 and sleeps == [1.0] * 12
+    transport, seen = scripted(*([429] * 12), headers={"Retry-After": "1"})
+    with pytest.raises(TransientHttpError, match="throttled"):
+        client(transport, HttpPolicy(max_attempts=3, max_throttled_attempts=5)).get("/x")
+    assert len(seen) == 5
+
+
 def test_429_waits_for_retry_after_as_http_date() -> None:
     when = email.utils.formatdate(time.time() + 20, usegmt=True)
     transport, _ = scripted(429, headers={"Retry-After": when})
