@@ -58,9 +58,13 @@ class GreenArrowClient:
                 raise EntitySkipped(f"malformed answer: link_stats page {page} of campaign {campaign_id}")
             meta["pages"] += 1
             meta["all_unclicked_links_recorded"] = data.get("all_unclicked_links_recorded")
+            items = list(data.get("links") or [])
             num_pages = envelope.get("num_pages")
-            has_more = isinstance(num_pages, int) and page + 1 < num_pages
-            return Page(items=list(data.get("links") or []), has_more=has_more)
+            if isinstance(num_pages, int) and not isinstance(num_pages, bool):
+                has_more = page + 1 < num_pages
+            else:  # no page count in the answer: a full page may have a successor
+                has_more = len(items) >= self.per_page
+            return Page(items=items, has_more=has_more)
 
         seen: dict[Any, dict[str, Any]] = {}
         for result in page_numbers(fetch, first=s.LINK_STATS_FIRST_PAGE, provider=s.NAME,

@@ -75,3 +75,20 @@ def test_envelope_errors(serve) -> None:  # noqa: ANN001
     with pytest.raises(ProviderAuthError, match="SOURCES__GREENARROW__API_KEY") as info:
         make_client(server.url, "1:wrong-key-xyz").mailing_lists()
     assert "wrong-key-xyz" not in str(info.value)
+
+
+def test_link_stats_without_a_page_count_reads_until_a_short_page(serve, monkeypatch) -> None:  # noqa: ANN001
+    sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=4, max_links=640)
+    original = sim._link_stats
+
+    def without_count(request, campaign_id):  # noqa: ANN001, ANN202
+        response = original(request, campaign_id)
+        response.body.pop("num_pages", None)
+        return response
+
+    monkeypatch.setattr(sim, "_link_stats", without_count)
+    sim._routes = [(m, p, without_count if h == original else h) for m, p, h in sim._routes]
+    server = serve(sim)
+    big = next(c for c in sim.campaigns.values() if len(c.links) > 500 and c.started_at is not None)
+    links, meta = make_client(server.url, per_page=100).link_stats(str(big.campaign_id))
+    assert len(links) == len(big.links) and meta["pages"] == len(big.links) // 100 + 1
