@@ -107,7 +107,10 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
     return done, failed
 
 
-def earliest_unfinished(con: duckdb.DuckDBPyConnection, provider: str) -> pendulum.DateTime | None:
+def earliest_unfinished(con: duckdb.DuckDBPyConnection, provider: str,
+                        since: dt.datetime) -> pendulum.DateTime | None:
+    """The first window from ``since`` on that is not done (older leftovers, e.g. of a backfill, are retried by
+    every run anyway and must not drag the nightly cursor back)."""
     row = con.execute("select min(window_start) from etl.window_ledger where provider = ? and account_id = '*' "
-                      "and status <> 'done'", [provider]).fetchone()
+                      "and status <> 'done' and window_start >= ?", [provider, _naive(since)]).fetchone()
     return utc(row[0]) if row and row[0] is not None else None

@@ -28,7 +28,7 @@ from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport
 from sources.common.redact import redact
-from sources.common.windows import Window, nightly_range, plan_windows, utc
+from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
 from transforms import CheckResult, TransformResult, run_checks, run_transforms
 
 log = logging.getLogger("campaign_etl.runner")
@@ -302,7 +302,8 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
     else:
         if mode == "nightly":
             with area.connect() as con:
-                earliest = ledger.earliest_unfinished(con, name)
+                since = grid_floor(utc(outcome.range_start or now), settings.window_days)
+                earliest = ledger.earliest_unfinished(con, name, since)
                 ledger.set_cursor(con, name, min(earliest, now) if earliest else now, run_id)
         if outcome.skipped or outcome.windows_failed:
             outcome.outcome = "partial"
