@@ -181,7 +181,10 @@ def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_di
 def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, seeds_dir: Path) -> TransformResult:
     row = con.execute("select value from staging.transform_state where name = 'last_load_id'").fetchone()
     watermark = None if (full or row is None) else row[0]
-    load_filter = "true" if watermark is None else f"try_cast(_dlt_load_id as double) > {float(watermark)}"
+    # The string comparison lets DuckDB skip old row groups by their min/max (dlt load ids are epoch seconds with the
+    # same number of integer digits, so they sort as strings); the numeric one is the exact test.
+    load_filter = "true" if watermark is None else (
+        f"_dlt_load_id >= '{int(float(watermark))}' and try_cast(_dlt_load_id as double) > {float(watermark)}")
     full = watermark is None
 
     _load_seeds(con, seeds_dir)
@@ -196,9 +199,11 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
 
     needed = sorted({i for m in models for i in m.inputs})
     sources = _input_sources(con, needed)
+    oldest = con.execute("select coalesce(min(_dlt_load_id), '') from cur_fetches").fetchone()[0]
     for table, source in sources.items():
         con.execute(f"""create or replace temp table "cur_{table}" as
-            select * from ({source}) where fetch_id in (select fetch_id from cur_fetches)""")
+            select * from ({source})
+            where "_dlt_load_id" >= ? and fetch_id in (select fetch_id from cur_fetches)""", [oldest])
         con.execute(f"""create or replace temp table "new_{table}" as
             select * from ({source}) where {load_filter.replace('_dlt_load_id', '"_dlt_load_id"')}""")
 
@@ -282,9 +287,11 @@ def _history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: di
         join hist_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
         qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
                                    order by f.fetched_at desc, f.fetch_id desc) = 1""")
+    oldest = con.execute("select coalesce(min(_dlt_load_id), '') from hist_fetches").fetchone()[0]
     for table, source in sources.items():
         con.execute(f"""create or replace temp table "cur_{table}" as
-            select * from ({source}) where fetch_id in (select fetch_id from hist_fetches)""")
+            select * from ({source})
+            where "_dlt_load_id" >= ? and fetch_id in (select fetch_id from hist_fetches)""", [oldest])
     if full:
         con.execute("delete from staging.fact_history_rows")
     else:
