@@ -19,7 +19,7 @@ import pendulum
 from pipelines import report
 from pipelines.config import warehouse_path
 from pipelines.runner import Progress, load, transform_only
-from sources.common.errors import CampaignEtlError, ConfigError
+from sources.common.errors import CampaignEtlError, ConfigError, first_line
 from sources.common.redact import RedactingFilter, redact
 
 PROG = "campaign-etl"
@@ -99,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one sentence, no traceback unless asked
         if args.verbose:
             logging.getLogger("campaign_etl").exception("unexpected error")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"{PROG}: unexpected error: {type(exc).__name__}: {redact(first)} (run with --verbose for details)",
+        print(f"{PROG}: unexpected error: {type(exc).__name__}: {redact(first_line(exc))} "
+              f"(run with --verbose for details)",
               file=sys.stderr)
         return 1
 

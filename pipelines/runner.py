@@ -23,7 +23,7 @@ from pipelines import ledger
 from pipelines.config import resolve
 from pipelines.warehouse import WorkArea
 from sources import registry
-from sources.common.errors import CampaignEtlError, ConfigError, ProviderAuthError, ProviderError
+from sources.common.errors import CampaignEtlError, ConfigError, ProviderAuthError, ProviderError, first_line
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport
@@ -281,7 +281,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
                 cause = _root_cause(exc)
                 if isinstance(cause, (ProviderAuthError, ProviderError, ConfigError)):
                     raise cause from None
-                failure = f"{type(cause).__name__}: {redact(_first_line(cause))}"
+                failure = f"{type(cause).__name__}: {redact(first_line(cause))}"
             with area.connect() as con:
                 done, failed = ledger.record(con, name, chunk, report, run_id, load_failed=failure)
             outcome.windows_done += done
@@ -332,7 +332,3 @@ def _root_cause(exc: BaseException) -> BaseException:
         current = nxt
     return current
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

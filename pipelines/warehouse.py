@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.common.errors import ConfigError, WarehouseBusy
+from sources.common.errors import ConfigError, WarehouseBusy, first_line
 
 STORAGE_COMPATIBILITY = "v1.0.0"
 
@@ -95,7 +95,7 @@ class WorkArea:
         try:
             con = duckdb.connect(str(self.work_db))
         except duckdb.IOException as exc:
-            raise WarehouseBusy(f"the work file {self.work_db} is held by another process ({_first_line(exc)}).") \
+            raise WarehouseBusy(f"the work file {self.work_db} is held by another process ({first_line(exc)}).") \
                 from None
         try:
             con.execute("set TimeZone = 'UTC'")
@@ -129,10 +129,6 @@ def read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
-        raise WarehouseBusy(f"cannot open {warehouse} for reading ({_first_line(exc)}).") from None
+        raise WarehouseBusy(f"cannot open {warehouse} for reading ({first_line(exc)}).") from None
     con.execute("set TimeZone = 'UTC'")
     return con
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

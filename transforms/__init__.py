@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.common.errors import CampaignEtlError
+from sources.common.errors import CampaignEtlError, first_line
 
 log = logging.getLogger("campaign_etl.transforms")
 
@@ -199,11 +199,8 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
 
     needed = sorted({i for m in models for i in m.inputs})
     sources = _input_sources(con, needed)
-    oldest = con.execute("select coalesce(min(_dlt_load_id), '') from cur_fetches").fetchone()[0]
+    _rows_of_fetches(con, sources, "cur_fetches")
     for table, source in sources.items():
-        con.execute(f"""create or replace temp table "cur_{table}" as
-            select * from ({source})
-            where "_dlt_load_id" >= ? and fetch_id in (select fetch_id from cur_fetches)""", [oldest])
         con.execute(f"""create or replace temp table "new_{table}" as
             select * from ({source}) where {load_filter.replace('_dlt_load_id', '"_dlt_load_id"')}""")
 
@@ -230,12 +227,12 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
             inserted += _apply(con, model, load_id, dim_parts, "staging.fact_rows")
         except duckdb.Error as exc:
             raise TransformError(f"transform {model.path.parent.name}/{model.path.name} failed: "
-                                 f"{str(exc).strip().splitlines()[0]}") from exc
+                                 f"{first_line(exc)}") from exc
     if dim_parts:
         try:
             _merge_dim(con, " union all ".join(dim_parts))
         except duckdb.Error as exc:
-            raise TransformError(f"transform of dim_campaign failed: {str(exc).strip().splitlines()[0]}") from exc
+            raise TransformError(f"transform of dim_campaign failed: {first_line(exc)}") from exc
     con.execute(f"""insert into analytics.extraction_errors
         select provider, account_id, campaign_id, endpoint, cast(http_status as integer), reason, run_id,
                cast(observed_at as timestamp), cast(window_start as timestamp), cast(window_end as timestamp),
@@ -276,6 +273,16 @@ def _input_sources(con: duckdb.DuckDBPyConnection, needed: list[str]) -> dict[st
     return sources
 
 
+def _rows_of_fetches(con: duckdb.DuckDBPyConnection, sources: dict[str, str], fetches: str) -> None:
+    """``cur_<input>``: the raw rows of the fetches listed in temp table ``fetches``. Row groups loaded before the
+    oldest of those fetches are skipped by the string bound (load ids sort as strings); the join is the exact test."""
+    oldest = con.execute(f"select coalesce(min(_dlt_load_id), '') from {fetches}").fetchone()[0]
+    for table, source in sources.items():
+        con.execute(f"""create or replace temp table "cur_{table}" as
+            select * from ({source})
+            where "_dlt_load_id" >= ? and fetch_id in (select fetch_id from {fetches})""", [oldest])
+
+
 def _history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: dict[str, str], *,
              load_filter: str, full: bool, load_id: str | None) -> None:
     """One row per fact key per observed UTC day: the fact models re-run over the last fetch of each
@@ -287,11 +294,7 @@ def _history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: di
         join hist_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
         qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
                                    order by f.fetched_at desc, f.fetch_id desc) = 1""")
-    oldest = con.execute("select coalesce(min(_dlt_load_id), '') from hist_fetches").fetchone()[0]
-    for table, source in sources.items():
-        con.execute(f"""create or replace temp table "cur_{table}" as
-            select * from ({source})
-            where "_dlt_load_id" >= ? and fetch_id in (select fetch_id from hist_fetches)""", [oldest])
+    _rows_of_fetches(con, sources, "hist_fetches")
     if full:
         con.execute("delete from staging.fact_history_rows")
     else:
@@ -304,7 +307,7 @@ def _history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: di
             _apply(con, model, load_id, [], "staging.fact_history_rows")
         except duckdb.Error as exc:
             raise TransformError(f"history of {model.path.parent.name}/{model.path.name} failed: "
-                                 f"{str(exc).strip().splitlines()[0]}") from exc
+                                 f"{first_line(exc)}") from exc
 
 
 DQ_DDL = """
@@ -335,7 +338,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, fre
             rows = con.execute(f"select provider, detail from ({_strip_comments(model.sql)})").fetchall()
         except duckdb.Error as exc:
             results.append(CheckResult(model.name, "*", severity, "error", 0,
-                                       str(exc).strip().splitlines()[0][:500]))
+                                       first_line(exc)[:500]))
             continue
         failing: dict[str, list[str]] = {}
         for provider, detail in rows:

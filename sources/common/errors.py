@@ -17,6 +17,12 @@ Every message is one sentence, already free of secrets (see ``sources.common.red
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none): one-sentence errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class CampaignEtlError(Exception):
     """Base of our errors."""
 
