@@ -93,6 +93,8 @@ class SimApp:
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.RLock()
         self.log: list[tuple[float, str, str, int]] = []   # (monotonic time, method, path, status)
+        # tests may rewrite answers (bad values, odd shapes): mutate(request, response) -> response
+        self.mutate: Callable[[Request, Response], Response] | None = None
 
     # -- configuration ----------------------------------------------------------------------------------------
 
@@ -163,7 +165,8 @@ class SimApp:
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method == request.method:
-                return handler(request, **match.groupdict())
+                response = handler(request, **match.groupdict())
+                return response if self.mutate is None else self.mutate(request, response)
         return Response(404, self.error_body(404))
 
 

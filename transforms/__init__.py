@@ -222,7 +222,7 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     load_id = con.execute("select max(_dlt_load_id) from all_fetches").fetchone()[0]
     inserted = 0
     dim_parts: list[str] = []
-    for model in models:
+    for model in sorted(models, key=_run_order):
         try:
             inserted += _apply(con, model, load_id, dim_parts, "staging.fact_rows")
         except duckdb.Error as exc:
@@ -361,11 +361,23 @@ class TransformError(CampaignEtlError):
     """A SQL model failed; the message names the file. The transaction is rolled back."""
 
 
+# Macros first, then the intermediate relations the other models select from; the rest in path order.
+_KIND_ORDER = {"macro": 0, "intermediate": 1}
+
+
+def _run_order(model: SqlModel) -> tuple[int, str]:
+    return _KIND_ORDER.get(model.kind, 2), str(model.path)
+
+
 def _apply(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None, dim_parts: list[str],
            fact_target: str) -> int:
     """Apply one model; returns the fact rows it inserted."""
     if model.kind in ("macro", "view", "table"):
         con.execute(model.sql)
+    elif model.kind == "intermediate":
+        # a temp view over the cur_/new_ relations: re-bound on every query, so the history pass, which
+        # replaces cur_* with the rows of other fetches, reads it afresh
+        con.execute(f'create or replace temp view "{model.name}" as {_strip_comments(model.sql)}')
     elif model.kind == "fact":
         cols = ", ".join(FACT_COLUMNS)
         extra = ", observed_date" if fact_target.endswith("history_rows") else ""

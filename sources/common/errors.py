@@ -8,8 +8,13 @@ class                  raised when                                            ex
 ``ProviderError``      a provider answer the loader cannot continue from      1
 ``TransientHttpError`` retries exhausted on 5xx, 429, timeouts, drops          1 (or a skip)
 ``EntitySkipped``      one campaign/window skipped (404/409/424, not ready)   3
+``ResponseTooLarge``   one answer above ``max_response_bytes`` (an entity)    3
 ``WarehouseBusy``      another run holds the warehouse                         1
+``DiskFull``           no space left where the loader writes                   1
 =====================  =====================================================  =========
+
+``sources.common.interrupt.Interrupted`` (SIGINT / SIGTERM) is not in this tree: it is a ``BaseException`` so that
+no handler of ours or of dlt mistakes it for a provider failure; the CLI exits 130 / 143.
 
 Every message is one sentence, already free of secrets (see ``sources.common.redact``).
 """
@@ -74,5 +79,13 @@ class EntitySkipped(CampaignEtlError):
         super().__init__(reason)
 
 
+class ResponseTooLarge(EntitySkipped):
+    """An answer larger than the configured cap: an error for that entity, never a memory spike."""
+
+
 class WarehouseBusy(CampaignEtlError):
     """Another campaign-etl process holds the warehouse: exit 1."""
+
+
+class DiskFull(CampaignEtlError):
+    """No space left on the device the loader writes to: exit 1, the published warehouse untouched."""
