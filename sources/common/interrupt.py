@@ -75,6 +75,12 @@ def request_stop(signum: int) -> None:
     _received = signum
 
 
+def clear() -> None:
+    """Forget a stop request (a new command starts; tests)."""
+    global _received
+    _received = None
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     if _received is not None:
         os.write(2, f"campaign-etl: {signal_name(signum)} again; stopping now.\n".encode())
@@ -85,8 +91,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def handling_signals() -> Iterator[None]:
     """Install the stop handlers for SIGINT and SIGTERM for the block (main thread only), then restore."""
-    global _received
-    _received = None
+    clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -98,4 +103,4 @@ def handling_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _received = None
+        clear()
