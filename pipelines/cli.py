@@ -17,10 +17,13 @@ from collections.abc import Sequence
 import pendulum
 
 from pipelines import report
-from pipelines.config import warehouse_path
+from pipelines.config import check_files, check_keys, warehouse_path
 from pipelines.runner import Progress, load, transform_only
+from sources import registry
+from sources.common import interrupt
 from sources.common.errors import CampaignEtlError, ConfigError, first_line
 from sources.common.redact import RedactingFilter, redact
+from sources.common.windows import check_date_range
 
 PROG = "campaign-etl"
 
@@ -33,9 +36,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+    try:
+        return check_date_range(day, "the date")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,12 +81,15 @@ def _setup_logging(verbose: bool) -> None:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     root.propagate = False
     for noisy in ("dlt", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+        # dlt logs a failed step with its whole traceback; the CLI says it in one sentence unless -v
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # No usage telemetry leaves a loader that holds customer credentials, unless someone opts in explicitly.
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # SIGINT / SIGTERM are ours for the whole command (sources.common.interrupt); dlt must not swap handlers
+    os.environ["RUNTIME__INTERCEPT_SIGNALS"] = "false"
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
@@ -89,10 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.quiet or os.environ.get("CAMPAIGN_ETL_QUIET") == "1"
     progress = Progress(quiet=quiet)
     try:
-        return _dispatch(args, progress)
+        with interrupt.handling_signals():
+            return _dispatch(args, progress)
     except CampaignEtlError as exc:
         print(f"{PROG}: {redact(exc)}", file=sys.stderr)
         return exc.exit_code
+    except interrupt.Interrupted as stop:
+        print(f"{PROG}: {stop}; nothing was published, and the next run resumes where this one stopped.",
+              file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was published from the unfinished step.", file=sys.stderr)
         return 130
@@ -106,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
+    check_files()
+    if args.command in ("run", "backfill", "transform", "demo"):
+        check_keys(registry.available().values())
     warehouse = warehouse_path(args.warehouse)
     if args.command == "run":
         result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress)

@@ -3,21 +3,30 @@
 Lookup order for a key ``k`` of provider ``p``: ``sources.p.k``, then (shared keys only) ``sources.k`` and the
 top-level ``k``; each in the environment (``SOURCES__P__K``, ``SOURCES__K``, ``K``) first, then
 ``.dlt/secrets.toml`` and ``.dlt/config.toml``. A provider is enabled when its secret is present.
+
+Before anything runs, ``check_files`` and ``check_keys`` refuse (exit 2, one sentence) a TOML file that does not
+parse (naming the file and line) and a key under ``[sources]`` / ``[sources.<provider>]`` (or ``SOURCES__...``
+in the environment) that no provider reads, naming the nearest known key: a typo is never silently ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import dlt
+import httpx
 import pendulum
+from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from sources.common.errors import ConfigError
-from sources.common.http import HttpPolicy
 from sources.common.provider import ConfigKey, ProviderSettings, ProviderSpec
-from sources.common.windows import utc
+from sources.common.windows import check_date_range, utc
 
 DEFAULT_WAREHOUSE = "campaign_metrics.duckdb"
 DEFAULT_LOOKBACK_DAYS = 30
@@ -38,6 +47,18 @@ SHARED_KEYS: dict[str, tuple[type, str | None]] = {
     "backoff_max_seconds": (float, "backoff_max_seconds"),
     "default_retry_after_seconds": (float, "default_retry_after_seconds"),
     "max_retry_after_seconds": (float, "max_retry_after_seconds"),
+    "max_response_bytes": (int, "max_response_bytes"),
+}
+# Keys read under [sources] only (not per provider).
+SOURCES_ONLY_KEYS = ("freshness_hours",)
+
+# Smallest accepted value of a numeric shared key, and whether the value must be strictly above it.
+_MINIMUM: dict[str, tuple[float, bool]] = {
+    "lookback_days": (0, False), "rate_limit_requests": (1, False), "rate_limit_period_seconds": (0, True),
+    "max_concurrency": (1, False), "timeout_seconds": (0, True), "max_attempts": (1, False),
+    "max_throttled_attempts": (1, False), "backoff_base_seconds": (0, False), "backoff_max_seconds": (0, False),
+    "default_retry_after_seconds": (0, False), "max_retry_after_seconds": (0, True),
+    "max_response_bytes": (1024, False),
 }
 
 
@@ -92,18 +113,120 @@ def warehouse_path(cli_value: str | None) -> Path:
     return Path(text).expanduser().resolve()
 
 
+def check_files() -> None:
+    """Load dlt's config providers now, so that a TOML file that does not parse is one sentence, exit 2."""
+    try:
+        dlt.config.config_providers  # noqa: B018 - the first access reads .dlt/config.toml and secrets.toml
+    except TomlProviderReadException as exc:
+        raise ConfigError(_toml_problem(exc)) from None
+
+
+def _toml_problem(exc: TomlProviderReadException) -> str:
+    for name in exc.full_paths:
+        path = Path(name)
+        if not path.is_file():
+            continue
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            return f"{path.resolve()} is not valid TOML: {error}."
+    return f"{exc.file_name} is not valid TOML ({str(exc).splitlines()[-1]})."
+
+
+def known_keys(spec: ProviderSpec) -> list[str]:
+    """Every key ``[sources.<provider>]`` may hold for this provider."""
+    return ["base_url", spec.secret_key, *(k.name for k in spec.config_keys), *SHARED_KEYS]
+
+
+def check_keys(specs: Iterable[ProviderSpec]) -> None:
+    """Refuse a key under ``[sources]`` / ``[sources.<provider>]`` (file or environment) that nothing reads."""
+    by_name = {spec.name: spec for spec in specs}
+    shared = [*SHARED_KEYS, *SOURCES_ONLY_KEYS]
+    for origin, sources in _sources_sections():
+        for key, value in sources.items():
+            if isinstance(value, dict):
+                spec = by_name.get(key)
+                if spec is None:
+                    _unknown(f"[sources.{key}]", "in " + origin, key, list(by_name), "provider section")
+                else:
+                    for sub in value:
+                        if sub not in known_keys(spec):
+                            _unknown(f"'{sub}'", f"under [sources.{key}] in {origin}", sub, known_keys(spec))
+            elif key not in shared:
+                _unknown(f"'{key}'", f"under [sources] in {origin}", key, [*shared, *by_name])
+    for variable in sorted(os.environ):
+        if not variable.startswith("SOURCES__"):
+            continue
+        parts = variable[len("SOURCES__"):].lower().split("__")
+        if len(parts) == 1:
+            if parts[0] not in shared:
+                _unknown(variable, "in the environment", parts[0], shared, prefix="SOURCES__")
+        elif len(parts) == 2 and parts[0] in by_name:
+            if parts[1] not in known_keys(by_name[parts[0]]):
+                _unknown(variable, "in the environment", parts[1], known_keys(by_name[parts[0]]),
+                         prefix=f"SOURCES__{parts[0].upper()}__")
+        elif len(parts) == 2:
+            _unknown(variable, "in the environment", parts[0], list(by_name), "provider",
+                     prefix="SOURCES__", suffix=f"__{parts[1].upper()}")
+        else:
+            raise ConfigError(f"unknown setting {variable} in the environment: provider keys are "
+                              f"SOURCES__<PROVIDER>__<KEY>.")
+
+
+def _unknown(what: str, where: str, key: str, known: list[str], kind: str = "key", *, prefix: str = "",
+             suffix: str = "") -> None:
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {prefix + match[0].upper() + suffix if prefix else repr(match[0])}?" if match else (
+        f"; known: {', '.join(sorted(known))}.")
+    label = "setting" if prefix else kind
+    raise ConfigError(f"unknown {label} {what} {where}{hint}")
+
+
+def _sources_sections() -> list[tuple[str, dict[str, Any]]]:
+    """The ``[sources]`` tables of the TOML config providers (config.toml, secrets.toml), with their file name."""
+    found = []
+    for provider in dlt.config.config_providers:
+        to_toml = getattr(provider, "to_toml", None)
+        if to_toml is None:
+            continue
+        try:
+            document = tomllib.loads(to_toml())
+        except (tomllib.TOMLDecodeError, TypeError):
+            continue
+        sources = document.get("sources")
+        if isinstance(sources, dict):
+            found.append((provider.name, sources))
+    return found
+
+
+def check_credential(provider: str, key: str, value: Any) -> str:
+    """The credential as it will be sent, or ConfigError naming the key (never echoing the value)."""
+    name = env_name(provider, key)
+    text = str(value).strip()
+    if not text:
+        raise ConfigError(f"{name} is empty: set the {provider} {key}, or remove the key to leave {provider} off.")
+    if text.startswith("<") and text.endswith(">"):
+        raise ConfigError(f"{name} still holds the placeholder of .dlt/secrets.toml.example: set the real "
+                          f"{provider} {key}.")
+    if not text.isascii() or not text.isprintable() or any(c.isspace() for c in text):
+        raise ConfigError(f"{name} holds a character that cannot be sent in an HTTP header (non-ASCII, a space or "
+                          f"a control character): check it for a pasting mistake.")
+    return text
+
+
 def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> ProviderSettings | None:
     """The provider's settings, or None when it is not configured (no secret) and not ``required``.
 
     Raises:
         ConfigError: the provider is asked for but lacks its secret or base URL, or a value is invalid.
     """
-    secret = _lookup(spec.name, spec.secret_key, shared=False, secret=True)
-    if secret is None or not str(secret).strip():
+    raw_secret = _lookup(spec.name, spec.secret_key, shared=False, secret=True)
+    if raw_secret is None:
         if required:
             raise ConfigError(f"{spec.name} is not configured: set {env_name(spec.name, spec.secret_key)} "
                               f"(or [sources.{spec.name}] {spec.secret_key} in .dlt/secrets.toml).")
         return None
+    secret = check_credential(spec.name, spec.secret_key, raw_secret)
     values: dict[str, Any] = {}
     base_url = _lookup(spec.name, "base_url", shared=False)
     if base_url is None or not str(base_url).strip():
@@ -112,6 +235,11 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{env_name(spec.name, 'base_url')} must start with http:// or https://, "
                           f"got '{base_url}'.")
+    try:
+        if not httpx.URL(base_url).host:
+            raise httpx.InvalidURL("no host")
+    except httpx.InvalidURL:
+        raise ConfigError(f"{env_name(spec.name, 'base_url')} is not a valid URL: '{base_url}'.") from None
     values["base_url"] = base_url
     for key in spec.config_keys:
         values[key.name] = _resolve_key(spec.name, key)
@@ -125,24 +253,25 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
             policy_overrides[policy_field] = value
         else:
             shared[key] = value
+    for key, (minimum, strictly) in _MINIMUM.items():
+        value = policy_overrides.get(key, shared.get(key))
+        if value is not None and (value <= minimum if strictly else value < minimum):
+            bound = f"greater than {minimum:g}" if strictly else f"at least {minimum:g}"
+            raise ConfigError(f"{env_name(spec.name, key)} must be {bound}, got {value:g}.")
     policy = dataclasses.replace(spec.default_policy, **policy_overrides)
-    if policy.max_attempts < 1:
-        raise ConfigError(f"{env_name(spec.name, 'max_attempts')} must be at least 1.")
-    if policy.rate_limit_requests is not None and policy.rate_limit_requests < 1:
-        raise ConfigError(f"{env_name(spec.name, 'rate_limit_requests')} must be at least 1.")
-    if policy.rate_limit_period_seconds <= 0:
-        raise ConfigError(f"{env_name(spec.name, 'rate_limit_period_seconds')} must be greater than 0.")
     start = shared.get("start_date")
     try:
         start_date = utc(start) if start else now.subtract(days=DEFAULT_START_DAYS_AGO).start_of("day")
     except ConfigError:
         raise ConfigError(f"start_date for {spec.name} is '{start}', not a date in the form YYYY-MM-DD "
                           f"(set {env_name(spec.name, 'start_date')} or START_DATE).") from None
+    check_date_range(start_date.date(), f"start_date of {spec.name}")
     if start_date > now:
         raise ConfigError(f"start_date {start_date.to_date_string()} for {spec.name} is in the future.")
-    window_days = int(shared.get("window_days") or spec.default_window_days)
-    if window_days < 1:
-        raise ConfigError(f"{env_name(spec.name, 'window_days')} must be at least 1.")
+    window_days = int(shared["window_days"] if shared.get("window_days") is not None else spec.default_window_days)
+    if window_days != 1 and (window_days < 7 or window_days % 7):
+        raise ConfigError(f"{env_name(spec.name, 'window_days')} must be 1 (days) or a multiple of 7 (weeks from "
+                          f"Monday), got {window_days}.")
     if spec.max_window_days is not None and window_days > spec.max_window_days:
         raise ConfigError(f"{env_name(spec.name, 'window_days')} is {window_days} but {spec.name} accepts windows "
                           f"of at most {spec.max_window_days} days.")
@@ -159,8 +288,10 @@ def _resolve_key(provider: str, key: ConfigKey) -> Any:
             raise ConfigError(f"{provider} needs {env_name(provider, key.name)}"
                               + (f" ({key.help})." if key.help else "."))
         return key.default
+    if key.kind in (int, float):
+        low, high = key.minimum, key.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"{low:g}..{high:g}" if low is not None and high is not None else (
+                f"at least {low:g}" if low is not None else f"at most {high:g}")
+            raise ConfigError(f"{env_name(provider, key.name)} must be {span}, got {value:g}.")
     return value
-
-
-def policy_summary(policy: HttpPolicy) -> dict[str, Any]:
-    return dataclasses.asdict(policy)

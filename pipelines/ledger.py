@@ -17,9 +17,6 @@ import pendulum
 from sources.common.raw import ExtractReport
 from sources.common.windows import Window, utc
 
-ALL = "*"
-
-
 def _naive(value: dt.datetime) -> dt.datetime:
     return utc(value).naive()
 
@@ -57,11 +54,26 @@ def has_request(con: duckdb.DuckDBPyConnection, provider: str, request_key: str)
     return bool(row and row[0])
 
 
+def cells_overlapping(con: duckdb.DuckDBPyConnection, provider: str, start: dt.datetime,
+                      end: dt.datetime) -> list[tuple[pendulum.DateTime, pendulum.DateTime]]:
+    """(start, grid end) of every ledger cell of the provider that overlaps ``[start, end)``."""
+    rows = con.execute("select window_start, grid_end from etl.window_ledger where provider = ? and account_id = '*' "
+                       "and window_start < ? and grid_end > ?", [provider, _naive(end), _naive(start)]).fetchall()
+    return [(utc(s), utc(e)) for s, e in rows]
+
+
 def plan(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window], request_key: str,
          run_id: str) -> None:
-    """Record windows as pending for this request (a done window is re-opened: it is being re-pulled)."""
+    """Record windows as pending for this request (a done window is re-opened: it is being re-pulled).
+
+    Cells of another grid that a planned window overlaps are dropped: the planner widened the range so that the
+    new cells cover them, and their pulls are replaced (see the transforms' superseded scopes).
+    """
     now = _naive(pendulum.now("UTC"))
     for w in windows:
+        con.execute("""delete from etl.window_ledger where provider = ? and window_start < ? and grid_end > ?
+                       and not (window_start = ? and grid_end = ?)""",
+                    [provider, _naive(w.grid_end), _naive(w.start), _naive(w.start), _naive(w.grid_end)])
         con.execute("""
             insert into etl.window_ledger (provider, account_id, endpoint, window_start, window_end, grid_end,
                 request_key, status, attempts, run_id, updated_at)
@@ -74,7 +86,11 @@ def plan(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window
 
 def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window], report: ExtractReport,
            run_id: str, *, load_failed: str | None = None) -> tuple[int, int]:
-    """Write the outcome of one loaded chunk; returns (windows done, windows failed)."""
+    """Write the outcome of one loaded chunk; returns (windows done, windows failed).
+
+    A window is done only when the source reported it and every account and endpoint of it succeeded, and the
+    chunk's load was committed (``load_failed`` is None); a window the source said nothing about was not pulled.
+    """
     now = _naive(pendulum.now("UTC"))
     by_window: dict[dt.datetime, list] = {}
     for outcome in report.windows:
@@ -92,8 +108,9 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
             """, [provider, o.account_id, o.endpoint, _naive(w.start), _naive(w.end), _naive(w.grid_end),
                   "done" if o.ok and not load_failed else "failed", provider, o.account_id, o.endpoint,
                   _naive(w.start), o.records, now, o.reason or load_failed, run_id, now])
-        ok = load_failed is None and all(o.ok for o in outcomes)
-        reason = load_failed or next((o.reason for o in outcomes if not o.ok), None)
+        ok = load_failed is None and bool(outcomes) and all(o.ok for o in outcomes)
+        reason = load_failed or next((o.reason for o in outcomes if not o.ok), None) or (
+            None if outcomes else "the source reported nothing for this window")
         con.execute("""
             update etl.window_ledger set status = ?, attempts = attempts + 1, records = ?, fetched_at = ?,
                 last_error = ?, run_id = ?, updated_at = ?, window_end = ?

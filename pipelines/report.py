@@ -77,6 +77,11 @@ def status(warehouse: Path) -> str:
         pending = {r[0]: r[1] for r in rows("""
             select provider, count(*) from etl.window_ledger
             where account_id = '*' and status <> 'done' group by all""")}
+        left = rows("""
+            select provider, request_key, count(*), min(window_start), max(grid_end),
+                   arg_max(last_error, updated_at)
+            from etl.window_ledger where account_id = '*' and status <> 'done'
+            group by all order by provider, request_key""")
     out = []
     names = [n for n in registry.PROVIDER_NAMES if n in set(last) | set(facts) | set(cursors)]
     for name in names:
@@ -93,8 +98,23 @@ def status(warehouse: Path) -> str:
     if failing:
         lines.append("data quality (analytics.data_quality):")
         lines += [f"  {status.upper()} {check} [{provider}]: {count} row(s)" for check, provider, status, count in failing]
+    if left:
+        lines.append("windows not done yet (etl.window_ledger):")
+        lines += [f"  {_left_line(*row)}" for row in left]
     for name in names:
         message = last.get(name, (None, None, None, None, None))[3]
         if message:
             lines.append(f"{name}: {message}")
     return "\n".join(lines)
+
+
+def _left_line(provider: str, request_key: str, count: int, first: object, last: object,
+               error: str | None) -> str:
+    """One line per provider and request with windows not done, and what pulls them."""
+    span = f"{str(first)[:10]}..{str(last)[:10]}"
+    why = f"; last error: {error[:120]}" if error else ""
+    if request_key.startswith("backfill:"):
+        _, start, end = request_key.split(":")
+        return (f"{provider} backfill {start}..{end}: {count} window(s) in {span} not done{why}; resume with "
+                f"'campaign-etl backfill --start {start} --end {end} --provider {provider}'")
+    return f"{provider} {request_key}: {count} window(s) in {span} not done{why}; the next run pulls them"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import ledger
 from pipelines.config import resolve
-from pipelines.warehouse import WorkArea
+from pipelines.warehouse import WorkArea, disk_error
 from sources import registry
-from sources.common.errors import CampaignEtlError, ConfigError, ProviderAuthError, ProviderError, first_line
+from sources.common import interrupt
+from sources.common.errors import (CampaignEtlError, ConfigError, DiskFull, ProviderAuthError, ProviderError,
+                                   first_line)
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport
@@ -109,7 +112,11 @@ def configured(names: list[str] | None, now: pendulum.DateTime) -> list[tuple[Pr
 def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
          end: dt.date | None = None, progress: Progress | None = None,
          now: pendulum.DateTime | None = None) -> RunResult:
-    """Load the chosen providers (nightly from their cursor, or a backfill range), transform and publish."""
+    """Load the chosen providers (nightly from their cursor, or a backfill range), transform and publish.
+
+    A stop request (SIGINT / SIGTERM) raises ``interrupt.Interrupted`` at the next step: the run log of the
+    interrupted run is kept in the work file, nothing is transformed or published, and the next run resumes.
+    """
     progress = progress or Progress()
     now = now or pendulum.now("UTC")
     chosen = configured(providers, now)
@@ -117,14 +124,38 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     area = WorkArea(warehouse)
     outcomes: list[ProviderOutcome] = []
     with area.locked():
-        area.prepare()
-        for spec, settings in chosen:
-            outcomes.append(_run_provider(area, spec, settings, mode=mode, start=start, end=end, now=now,
-                                          run_id=run_id, progress=progress))
-        transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
+        area.prepare(progress)
+        try:
+            for spec, settings in chosen:
+                interrupt.check()
+                outcome = ProviderOutcome(provider=spec.name, mode=mode)
+                outcomes.append(outcome)
+                _run_provider(area, spec, settings, outcome, mode=mode, start=start, end=end, now=now,
+                              run_id=run_id, progress=progress)
+            interrupt.check()
+            transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
+            interrupt.check()
+        except interrupt.Interrupted as stop:
+            _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; not published")
+            raise
         area.publish()
     progress(f"published {warehouse}")
     return RunResult(run_id, outcomes, transform, warehouse)
+
+
+def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], message: str) -> None:
+    """Keep the interrupted run in the work file's run log (published by the next run), best effort."""
+    try:
+        with area.connect() as con:
+            logged = {r[0] for r in con.execute("select provider from analytics.load_runs where run_id = ?",
+                                                [run_id]).fetchall()}
+            for o in outcomes:
+                if o.provider not in logged:
+                    o.outcome, o.message = "interrupted", message
+                    o.finished_at = o.finished_at or pendulum.now("UTC")
+                    _log_run(con, run_id, o)
+    except CampaignEtlError:
+        pass
 
 
 def transform_only(*, warehouse: Path, progress: Progress | None = None) -> TransformResult:
@@ -134,10 +165,11 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
     if not area.work_db.exists() and not warehouse.exists():
         raise ConfigError(f"there is no warehouse at {warehouse} to transform; run 'campaign-etl run' first.")
     with area.locked():
-        area.prepare()
+        area.prepare(progress)
         with area.connect() as con:
             result = run_transforms(con, full=True)
             result.checks = _checks(con, None, progress)
+        interrupt.check()
         area.publish()
     progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
              f"published {warehouse}")
@@ -203,7 +235,14 @@ def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
 def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
           end: dt.date | None, now: pendulum.DateTime, run_id: str,
           outcome: ProviderOutcome) -> tuple[list[Window], str]:
-    """The windows this run pulls, recorded as pending in the ledger, and the request key."""
+    """The windows this run pulls, recorded as pending in the ledger, and the request key.
+
+    A nightly pulls its own range (``lookback_days`` before the cursor to now); the cursor never passes a window
+    that is not done, so a failed nightly window stays inside the next nightly's range. A backfill pulls its
+    range, or only what an earlier run of the same backfill left unfinished. Either way the range is widened to
+    whole cells of windows loaded earlier on another grid (``window_days`` changed), so the new cells replace the
+    old ones entirely and no two periods overlap.
+    """
     name = spec.name
     with area.connect() as con:
         if mode == "backfill":
@@ -213,18 +252,36 @@ def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mod
             request_key = f"backfill:{start.isoformat()}:{end.isoformat()}"
             resumable = ledger.unfinished(con, name, now, request_key) if ledger.has_request(
                 con, name, request_key) else []
-            windows = resumable or plan_windows(lo, hi, window_days=settings.window_days, now=now)
+            if resumable:
+                cells = [w for left in resumable for w in _covering(con, name, left.start, left.grid_end, settings, now)]
+                windows = sorted({w.start: w for w in cells}.values())
+            else:
+                windows = _covering(con, name, lo, hi, settings, now)
         else:
             cursor = ledger.get_cursor(con, name)
             lo, hi = nightly_range(cursor, start_date=settings.start_date, lookback_days=settings.lookback_days,
                                    now=now)
             request_key = "nightly"
-            planned = plan_windows(lo, hi, window_days=settings.window_days, now=now)
-            leftovers = ledger.unfinished(con, name, now)
-            windows = sorted({w.start: w for w in [*leftovers, *planned]}.values())
+            windows = _covering(con, name, lo, hi, settings, now)
         outcome.range_start, outcome.range_end = lo, min(hi, now)
         ledger.plan(con, name, windows, request_key, run_id)
     return windows, request_key
+
+
+def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, settings: ProviderSettings,
+              now: pendulum.DateTime) -> list[Window]:
+    """Grid windows over ``[lo, hi)``, widened until they cover every earlier ledger cell they overlap."""
+    lo, hi = utc(lo), utc(hi)
+    while True:
+        windows = plan_windows(lo, hi, window_days=settings.window_days, now=now)
+        if not windows:
+            return []
+        cells = ledger.cells_overlapping(con, provider, windows[0].start, windows[-1].grid_end)
+        wider_lo = min([lo, *(s for s, _ in cells)])
+        wider_hi = max([hi, *(e for _, e in cells)])
+        if (wider_lo, wider_hi) == (lo, hi):
+            return windows
+        lo, hi = wider_lo, wider_hi
 
 
 def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
@@ -241,10 +298,10 @@ def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
     return refresh
 
 
-def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode,
-                  start: dt.date | None, end: dt.date | None, now: pendulum.DateTime, run_id: str,
-                  progress: Progress) -> ProviderOutcome:
-    outcome = ProviderOutcome(provider=spec.name, mode=mode)
+def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome, *,
+                  mode: Mode, start: dt.date | None, end: dt.date | None, now: pendulum.DateTime, run_id: str,
+                  progress: Progress) -> None:
+    """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only."""
     name = spec.name
     try:
         windows, _ = _plan(area, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
@@ -253,35 +310,25 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
         progress(f"{name}: {exc}")
-        return outcome
+        return
     refresh = _refresh_ids(area, spec)
     options = spec.http_options(settings) if spec.http_options else {}
     http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
                       secrets=[settings.secret], policy=settings.policy, **options)
-    pipeline = dlt.pipeline(pipeline_name=f"campaign_etl_{name}",
-                            destination=dlt.destinations.duckdb(str(area.work_db)),
-                            dataset_name="raw", pipelines_dir=str(area.dlt_dir), progress=None)
     per_load = spec_windows_per_load(spec, len(windows))
     chunks = [windows[i:i + per_load] for i in range(0, len(windows), per_load)] or [[]]
     progress(f"{name}: {mode} {len(windows)} window(s) "
              f"{windows[0].start.to_date_string() if windows else ''}..{windows[-1].end.to_date_string() if windows else ''}"
              f" in {len(chunks)} load(s)")
     try:
+        pipeline = _recovered_pipeline(area, name, progress)
         for index, chunk in enumerate(chunks, start=1):
+            interrupt.check()
             report = ExtractReport()
             plan = ExtractPlan(run_id=run_id, mode=mode, windows=chunk, now=now,
                                lookback_days=settings.lookback_days, refresh=refresh if index == 1 else {})
-            source = spec.build_source(settings, http, plan, report)
-            failure: str | None = None
-            try:
-                info = pipeline.run(source)
-                if info.has_failed_jobs:
-                    failure = "a load job into the warehouse failed"
-            except PipelineStepFailed as exc:
-                cause = _root_cause(exc)
-                if isinstance(cause, (ProviderAuthError, ProviderError, ConfigError)):
-                    raise cause from None
-                failure = f"{type(cause).__name__}: {redact(first_line(cause))}"
+            failure = _load_chunk(pipeline, spec.build_source(settings, http, plan, report))
+            interrupt.check()
             with area.connect() as con:
                 done, failed = ledger.record(con, name, chunk, report, run_id, load_failed=failure)
             outcome.windows_done += done
@@ -295,6 +342,8 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
                      + (f" - FAILED: {failure}" if failure else ""))
             if failure:
                 raise ProviderError(name, f"{name}: {failure}")
+    except DiskFull:
+        raise  # the whole run stops: every provider writes to the same disk
     except CampaignEtlError as exc:
         outcome.outcome = "failed"
         outcome.message = redact(str(exc))
@@ -311,7 +360,89 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         outcome.stats = http.stats.as_dict()
         http.close()
         outcome.finished_at = pendulum.now("UTC")
-    return outcome
+
+
+def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
+    return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(str(area.work_db)),
+                        dataset_name="raw", pipelines_dir=str(area.dlt_dir), progress=None)
+
+
+def _load_chunk(pipeline: dlt.Pipeline, source: Any) -> str | None:
+    """Extract, normalize and load one chunk as one dlt package; None when it is durably in the work file,
+    else the reason it is not (its windows are then failed in the ledger and pulled again).
+
+    The three steps run one by one rather than through ``pipeline.run``, which, finding a package left by an
+    earlier process, would load that one instead and silently skip the extraction of this chunk.
+    """
+    try:
+        pipeline.extract(source)
+        interrupt.check()
+        pipeline.normalize()
+        interrupt.check()
+        info = pipeline.load()
+    except PipelineStepFailed as exc:
+        cause = _root_cause(exc)
+        if isinstance(cause, (ProviderAuthError, ProviderError, ConfigError)):
+            raise cause from None
+        full = disk_error(exc, Path(pipeline.pipelines_dir))
+        if full is not None:
+            raise full from None
+        return f"{type(cause).__name__}: {redact(first_line(cause))}"
+    if info is not None and info.has_failed_jobs:
+        return "a load job into the warehouse failed"
+    if pipeline.has_pending_data:
+        return "dlt left the package of this load pending"
+    return None
+
+
+def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pipeline:
+    """The provider's dlt pipeline, with whatever a killed run left in it settled first.
+
+    * an extraction that never completed (a package under ``normalize/<instance>/``) is deleted: its windows
+      are still pending in the ledger and are pulled again;
+    * a package dlt had moved to ``load/normalized`` but whose extracted copy it had not yet deleted loses that
+      copy (re-normalizing it would fail with "Directory not empty" forever);
+    * a complete package still waiting to be normalized or loaded is finished now, before this run extracts
+      anything (its rows are complete pulls, so they count; its windows are pulled again all the same);
+    * if that fails, every pending package is discarded and the windows are pulled again.
+    Each repair is said in one line.
+    """
+    pipeline = _pipeline(area, name)
+    root = Path(pipeline.working_dir)
+    normalize_dir = root / "normalize"
+    notes: list[str] = []
+    if normalize_dir.is_dir():
+        unfinished = [p for p in normalize_dir.iterdir() if p.is_dir() and p.name != "extracted"
+                      and any(p.iterdir())]
+        for folder in normalize_dir.iterdir():
+            if folder.is_dir() and folder.name != "extracted":
+                shutil.rmtree(folder, ignore_errors=True)
+        if unfinished:
+            notes.append("deleted an extraction it had not finished")
+    committed = set(pipeline.list_normalized_load_packages()) | set(pipeline.list_completed_load_packages())
+    for load_id in pipeline.list_extracted_load_packages():
+        if load_id in committed:
+            shutil.rmtree(normalize_dir / "extracted" / load_id, ignore_errors=True)
+            notes.append(f"removed the stale extracted copy of package {load_id}")
+    if pipeline.has_pending_data:
+        pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
+        try:
+            pipeline.normalize()
+            pipeline.load()
+            if pipeline.has_pending_data:
+                raise RuntimeError("packages are still pending after loading them")
+            notes.append(f"finished loading {pending} package(s) it left")
+        except (PipelineStepFailed, RuntimeError, OSError) as exc:
+            full = disk_error(exc, root)
+            if full is not None:
+                raise full from None
+            shutil.rmtree(root, ignore_errors=True)
+            pipeline = _pipeline(area, name)
+            notes.append(f"discarded {pending} package(s) it left ({redact(first_line(_root_cause(exc)))})")
+    if notes:
+        progress(f"{name}: repaired what an interrupted run left: {'; '.join(notes)}; "
+                 f"its unfinished windows are pulled again")
+    return pipeline
 
 
 def spec_windows_per_load(spec: ProviderSpec, total: int) -> int:

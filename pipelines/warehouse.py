@@ -10,15 +10,16 @@ sees a half-loaded warehouse, and a BI connection cannot make the nightly load f
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
-from sources.common.errors import ConfigError, WarehouseBusy, first_line
+from sources.common.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
 
 STORAGE_COMPATIBILITY = "v1.0.0"
 
@@ -46,7 +47,12 @@ create table if not exists analytics.load_runs (
 
 
 class WorkArea:
-    """Paths and the single-writer lock for one warehouse."""
+    """Paths and the single-writer lock for one warehouse.
+
+    Everything a run leaves behind when it is killed is repaired here by the next run, under the lock: the
+    temporary copies of an interrupted publish or seeding are removed, and a work file that is damaged (truncated,
+    empty, not a DuckDB file) is rebuilt from the published warehouse, with a one-line notice.
+    """
 
     def __init__(self, warehouse: Path) -> None:
         self.published = warehouse
@@ -54,7 +60,6 @@ class WorkArea:
         self.work_db = self.dir / "work.duckdb"
         self.dlt_dir = self.dir / "dlt"
         self.lock_file = self.dir / "run.lock"
-        self._lock_handle: object | None = None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[WorkArea]:
@@ -64,7 +69,7 @@ class WorkArea:
         try:
             self.dir.mkdir(exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create {self.dir}: {exc.strerror}.") from None
+            raise disk_error(exc, self.dir) or ConfigError(f"cannot create {self.dir}: {exc.strerror}.") from None
         handle = open(self.lock_file, "a+")  # noqa: SIM115 - held for the block
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -73,30 +78,100 @@ class WorkArea:
             raise WarehouseBusy(f"another campaign-etl run is writing {self.published.name} "
                                 f"(lock {self.lock_file}); try again when it has finished.") from None
         try:
+            self._remove_leftovers()
             yield self
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
-    def prepare(self) -> None:
-        """Make sure the work file exists: seeded from the published warehouse when only that is present."""
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a publish or a seeding that was killed (only ever written under the lock)."""
+        leftovers = [*self.published.parent.glob(f".{self.published.name}.publishing-*"), self._seeding]
+        for path in leftovers:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @property
+    def _seeding(self) -> Path:
+        return self.dir / "work.duckdb.seeding"
+
+    def prepare(self, notice: Callable[[str], None] = lambda message: None) -> None:
+        """Make sure a sound work file exists: seeded from the published warehouse when only that is present,
+        rebuilt from it when damaged (``notice`` is told in one line)."""
+        if self.work_db.exists():
+            problem = self._damage()
+            if problem is not None:
+                self._discard_work_file()
+                source = f"the published {self.published.name}" if self.published.exists() else "scratch"
+                notice(f"the work file {self.work_db} was damaged ({problem}); rebuilt from {source}, and the "
+                       f"loads it held since the last publish are pulled again")
         if not self.work_db.exists() and self.published.exists():
-            shutil.copyfile(self.published, self.work_db)
+            self._seed()
         if not self.work_db.exists():
             # The storage format is fixed when a file is created: an older DuckDB (a BI tool's, the duckdb CLI
             # of another version) can then still read the published warehouse.
-            duckdb.connect(str(self.work_db), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}).close()
+            try:
+                duckdb.connect(str(self.work_db),
+                               config={"storage_compatibility_version": STORAGE_COMPATIBILITY}).close()
+            except duckdb.Error as exc:
+                raise disk_error(exc, self.work_db) or WorkFileError(
+                    f"cannot create the work file {self.work_db} ({first_line(exc)}).") from None
         with self.connect() as con:
             con.execute(ETL_DDL)
+
+    def _damage(self) -> str | None:
+        """Why the work file cannot be opened, or None when it opens; a lock held elsewhere is not damage."""
+        if self.work_db.stat().st_size == 0:
+            return "it is empty"
+        try:
+            duckdb.connect(str(self.work_db)).close()
+        except duckdb.Error as exc:
+            if _is_lock_conflict(exc):
+                raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
+                                    f"({first_line(exc)}).") from None
+            if disk_error(exc, self.work_db) is not None:
+                raise disk_error(exc, self.work_db) from None  # type: ignore[misc]
+            return first_line(exc)
+        return None
+
+    def _discard_work_file(self) -> None:
+        for path in (self.work_db, self.work_db.with_name(self.work_db.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        # dlt's pending packages were made for the discarded file; the ledger of the rebuilt one re-pulls them
+        shutil.rmtree(self.dlt_dir, ignore_errors=True)
+
+    def _seed(self) -> None:
+        """Copy the published warehouse into the work file, atomically: a kill or a full disk half-way leaves
+        only a temporary file that the next run removes, never a truncated work file."""
+        try:
+            shutil.copyfile(self.published, self._seeding)
+            _fsync_file(self._seeding)
+            os.replace(self._seeding, self.work_db)
+            _fsync_dir(self.dir)
+        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                self._seeding.unlink()
+            raise disk_error(exc, self.dir) or WorkFileError(
+                f"cannot copy {self.published} into the work file {self.work_db} ({exc.strerror}).") from None
+        try:
+            duckdb.connect(str(self.work_db)).close()
+        except duckdb.Error as exc:
+            self._discard_work_file()
+            raise WorkFileError(f"the published warehouse {self.published} is not a readable DuckDB file "
+                                f"({first_line(exc)}); move it aside to start a new one.") from None
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the work file (only inside ``locked``)."""
         try:
             con = duckdb.connect(str(self.work_db))
-        except duckdb.IOException as exc:
-            raise WarehouseBusy(f"the work file {self.work_db} is held by another process ({first_line(exc)}).") \
-                from None
+        except duckdb.Error as exc:
+            if _is_lock_conflict(exc):
+                raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
+                                    f"({first_line(exc)}).") from None
+            raise disk_error(exc, self.work_db) or WorkFileError(
+                f"cannot open the work file {self.work_db} ({first_line(exc)}).") from None
         try:
             con.execute("set TimeZone = 'UTC'")
             yield con
@@ -104,21 +179,76 @@ class WorkArea:
             con.close()
 
     def publish(self) -> None:
-        """Checkpoint the work file and atomically replace the published warehouse with a copy of it."""
+        """Checkpoint the work file and atomically replace the published warehouse with a copy of it.
+
+        The copy is fsynced, then renamed over the warehouse, then the folder is fsynced so the rename itself
+        survives a power loss. A WAL beside the published file can only come from a foreign writer (the loader
+        never writes that file): it is removed before the rename so DuckDB never replays it into the new state.
+        """
         with self.connect() as con:
-            con.execute("checkpoint")
+            try:
+                con.execute("checkpoint")
+            except duckdb.Error as exc:
+                raise disk_error(exc, self.work_db) or WorkFileError(
+                    f"cannot checkpoint the work file {self.work_db} ({first_line(exc)}).") from None
         tmp = self.published.with_name(f".{self.published.name}.publishing-{os.getpid()}")
+        stale_wal = self.published.with_name(self.published.name + ".wal")
         try:
             shutil.copyfile(self.work_db, tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
+            _fsync_file(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                stale_wal.unlink()
             os.replace(tmp, self.published)
+            _fsync_dir(self.published.parent)
+        except OSError as exc:
+            raise disk_error(exc, self.published.parent, publishing=self.published) or WorkFileError(
+                f"cannot publish {self.published} ({exc.strerror}); the published warehouse is unchanged."
+            ) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        stale_wal = self.published.with_name(self.published.name + ".wal")
-        with contextlib.suppress(FileNotFoundError):
-            stale_wal.unlink()
+
+
+class WorkFileError(CampaignEtlError):
+    """The work file or the published warehouse cannot be read or written: exit 1."""
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Conflicting lock" in text or "Could not set lock" in text
+
+
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "disk is full", "out of disk space")
+
+
+def disk_error(exc: BaseException, path: Path, *, publishing: Path | None = None) -> DiskFull | None:
+    """``DiskFull`` naming ``path`` when ``exc`` (or an error it wraps) says the disk is full, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        full = (isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+            text in str(current) for text in _DISK_FULL_TEXT)
+        if full:
+            where = getattr(current, "filename", None) or path
+            tail = (f" while publishing {publishing.name}; the published warehouse is unchanged" if publishing
+                    else "; nothing was published")
+            return DiskFull(f"no space left on the device of {where}{tail}. Free some space and run again.")
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:

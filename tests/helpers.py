@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+EXE = Path(sys.executable).with_name("campaign-etl")
+_CLEAN_ENV = ("SOURCES__", "START_DATE", "DESTINATION__", "CAMPAIGN_ETL_", "LOOKBACK_DAYS", "WINDOW_DAYS")
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a scheduler's child process: this one's, without provider config, plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(_CLEAN_ENV)}
+    return {**base, **(env or {})}
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The installed ``campaign-etl`` run as a scheduler would: a child process in ``cwd``."""
+    return subprocess.run([str(EXE), *map(str, args)], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a refused command prints on stderr (fails on a traceback or several lines)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -190,10 +190,14 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     _load_seeds(con, seeds_dir)
     con.execute(f"create or replace temp view all_fetches as {_union(con, '_fetches', FETCH_COLUMNS)}")
     con.execute(f"create or replace temp view all_errors as {_union(con, '_errors', ERROR_COLUMNS)}")
+    _superseded(con, load_filter)
     con.execute(f"""create or replace temp table dirty_scopes as
-        select distinct scope_key from all_fetches where {load_filter}""")
+        select distinct scope_key from all_fetches where {load_filter}
+        union select scope_key from superseded""")
     con.execute("""create or replace temp table cur_fetches as
-        select * from all_fetches where scope_key in (select scope_key from dirty_scopes)
+        select * from all_fetches
+        where scope_key in (select scope_key from dirty_scopes)
+          and scope_key not in (select scope_key from superseded)
         qualify row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) = 1""")
     dirty = con.execute("select count(*) from dirty_scopes").fetchone()[0]
 
@@ -254,6 +258,32 @@ def _run(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool, 
     _history(con, models, sources, load_filter=load_filter, full=full, load_id=load_id)
     return TransformResult(full=full, dirty_scopes=dirty, fact_rows_deleted=deleted, fact_rows_inserted=inserted,
                            seconds=0.0, per_provider_changed=changed)
+
+
+def _superseded(con: duckdb.DuckDBPyConnection, load_filter: str) -> None:
+    """Temp table ``superseded``: window scopes replaced by a newer pull of an overlapping window of another scope.
+
+    Scopes of one grid never overlap, so this only happens after ``window_days`` changed: the planner then pulls
+    whole new cells over the old ones, and an old cell's scope (say the week of Monday) must stop counting once
+    a newer pull of the same provider, account and endpoint covers part of it (the days of that week), or the
+    period sums would count those days twice. A superseded scope is rebuilt as empty.
+    """
+    con.execute(f"""create or replace temp table superseded as
+        with latest as (
+            select provider, account_id, endpoint, scope_key, window_start, window_end, fetched_at
+            from all_fetches where window_start is not null
+            qualify row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) = 1
+        ),
+        newer as (
+            select provider, account_id, endpoint, scope_key, window_start, window_end, fetched_at
+            from all_fetches where window_start is not null and {load_filter}
+        )
+        select distinct o.scope_key
+        from latest as o
+        join newer as n
+          on n.provider = o.provider and n.account_id = o.account_id and n.endpoint = o.endpoint
+         and n.scope_key <> o.scope_key and n.fetched_at > o.fetched_at
+         and n.window_start < o.window_end and o.window_start < n.window_end""")
 
 
 def _input_sources(con: duckdb.DuckDBPyConnection, needed: list[str]) -> dict[str, str]:

@@ -26,6 +26,8 @@ class ConfigKey:
     default: Any = None
     kind: type = str          # str, int, float, list (comma-separated or TOML array)
     help: str = ""
+    minimum: float | None = None   # numeric keys: accepted range (inclusive), checked before any request
+    maximum: float | None = None
 
 
 @dataclass

@@ -15,6 +15,10 @@ import pendulum
 from sources.common.errors import ConfigError
 
 UTC = pendulum.UTC
+# Dates a run may ask for. No provider keeps campaign data from before 2000, and a year past 2099 is a typo;
+# refusing both up front keeps absurd ranges (0001-01-01, 9999-12-31) from reaching date arithmetic or a provider.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
 # Monday 1970-01-05: the origin of every multi-day grid, so 7-day cells are ISO weeks.
 _GRID_ORIGIN = pendulum.datetime(1970, 1, 5, tz=UTC)
 
@@ -62,6 +66,14 @@ def utc(value: dt.datetime | dt.date | str) -> pendulum.DateTime:
             value = value.replace(tzinfo=dt.timezone.utc)
         return pendulum.instance(value).in_timezone(UTC)
     return pendulum.datetime(value.year, value.month, value.day, tz=UTC)
+
+
+def check_date_range(day: dt.date, what: str) -> dt.date:
+    """``day`` when it lies in the supported range, else ConfigError naming ``what``."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ConfigError(f"{what} {day.isoformat()} is outside the supported dates {EARLIEST_DATE.isoformat()} "
+                          f"to {LATEST_DATE.isoformat()}.")
+    return day
 
 
 def grid_floor(moment: pendulum.DateTime, window_days: int) -> pendulum.DateTime:

@@ -63,9 +63,9 @@ SPEC = ProviderSpec(
     build_source=build_source,
     config_keys=(
         ConfigKey("page_size", kind=int, default=MAX_PAGE_LIMIT,
-                  help="campaigns per listing page (the API clamps to 100)"),
+                  help="campaigns per listing page (the API clamps to 100)", minimum=1, maximum=MAX_PAGE_LIMIT),
         ConfigKey("max_listings", kind=int, default=MAX_LISTINGS,
-                  help="how many times the campaign list may be re-read until two readings agree"),
+                  help="how many times the campaign list may be re-read until two readings agree", minimum=2),
     ),
     max_window_days=None,
     default_window_days=7,

@@ -111,6 +111,9 @@ def _extract(client: GreenArrowClient, http: HttpClient, writer: RawWriter, plan
             for window in campaign_windows[(list_id, cid)]:
                 window_state[(list_id, window)] = False
 
+    if not list_ids:  # an organization without lists: every window is pulled, and empty
+        for window in plan.windows:
+            report.window_done("campaigns", "*", window, 0)
     for (list_id, window), ok in window_state.items():
         if ok:
             records = sum(1 for (lid, _), ws in campaign_windows.items() if lid == list_id and window in ws)

@@ -57,7 +57,7 @@ SPEC = ProviderSpec(
     config_keys=(
         ConfigKey("mailing_list_ids", kind=list, help="mailing list ids to load; default: every list"),
         ConfigKey("link_stats_per_page", kind=int, default=LINK_STATS_MAX_PER_PAGE,
-                  help="link_stats page size (1..500)"),
+                  help="link_stats page size (1..500)", minimum=1, maximum=LINK_STATS_MAX_PER_PAGE),
     ),
     max_window_days=None,
     default_window_days=7,

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pendulum
 import pytest
 
-from helpers import fact, query
+from helpers import EXE, cli, fact, one_sentence, query
 from simulators.base import Faults
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 
-EXE = Path(sys.executable).with_name("campaign-etl")
 NOW = pendulum.now("UTC")
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SOURCES__", "START_DATE", "DESTINATION__", "CAMPAIGN_ETL_"))}
-    return subprocess.run([str(EXE), *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True,
-                          timeout=300)
-
-
-def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_the_command_is_installed() -> None:

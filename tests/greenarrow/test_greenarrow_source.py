@@ -194,19 +194,27 @@ def test_a_run_that_fails_midway_is_resumed_by_the_next(sim: GreenArrowSim, conf
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
-def test_a_failed_backfill_window_is_retried_without_dragging_the_cursor_back(sim: GreenArrowSim, configure,  # noqa: ANN001
-                                                                               run_cli, warehouse: Path) -> None:
+def test_a_failed_backfill_window_is_left_to_its_backfill_not_retried_by_every_nightly(  # noqa: ANN001
+        sim: GreenArrowSim, configure, run_cli, warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
     configure(sim, SOURCES__GREENARROW__MAX_ATTEMPTS="1", SOURCES__GREENARROW__LOOKBACK_DAYS="3")
     assert run_cli("run", "--warehouse", warehouse) == 0
     sim.set_faults(Faults(share_5xx=1.0))
     start, end = NOW.subtract(days=60).date(), NOW.subtract(days=50).date()
     assert run_cli("backfill", "--start", start, "--end", end, "--warehouse", warehouse) == 1
-    failed = query(warehouse, "select count(*) from etl.window_ledger where account_id = '*' and status <> 'done'")
-    assert failed[0][0] > 0
+    left = query(warehouse, "select count(*) from etl.window_ledger where account_id = '*' and status <> 'done'")
+    assert left[0][0] > 0
     sim.set_faults(Faults())
     assert run_cli("run", "--warehouse", warehouse) == 0
     (cursor,), = query(warehouse, "select cursor_at from etl.cursors where provider = 'greenarrow'")
     assert cursor >= NOW.naive() - dt.timedelta(minutes=5), "the cursor is the end of this nightly run"
     assert query(warehouse, "select count(*) from etl.window_ledger where account_id = '*' "
-                            "and status <> 'done'") == [(0,)], "the backfill's failed windows were pulled again"
+                            "and status <> 'done'") == left, "the nightly keeps to its own range"
+    capsys.readouterr()
+    assert run_cli("status", "--warehouse", warehouse) == 0
+    out = capsys.readouterr().out
+    assert f"greenarrow backfill {start}..{end}: {left[0][0]} window(s)" in out
+    assert f"campaign-etl backfill --start {start} --end {end} --provider greenarrow" in out
+    assert run_cli("backfill", "--start", start, "--end", end, "--warehouse", warehouse) == 0
+    assert query(warehouse, "select count(*) from etl.window_ledger where account_id = '*' "
+                            "and status <> 'done'") == [(0,)], "re-running the backfill finished it"
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
