@@ -96,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     _setup_logging(args.verbose)
+    # dlt configures its own logger from this key when a pipeline starts: without -v it would print a failed
+    # step's whole traceback next to our one sentence
+    os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if args.verbose else "CRITICAL"
     quiet = args.quiet or os.environ.get("CAMPAIGN_ETL_QUIET") == "1"
     progress = Progress(quiet=quiet)
     try:

@@ -7,11 +7,13 @@ along the way (404/409/424, metrics not ready) are rows of ``analytics.extractio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -123,7 +125,7 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
     area = WorkArea(warehouse)
     outcomes: list[ProviderOutcome] = []
-    with area.locked():
+    with area.locked(), _disk_full_is_one_sentence(area):
         area.prepare(progress)
         try:
             for spec, settings in chosen:
@@ -141,6 +143,20 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
         area.publish()
     progress(f"published {warehouse}")
     return RunResult(run_id, outcomes, transform, warehouse)
+
+
+@contextlib.contextmanager
+def _disk_full_is_one_sentence(area: WorkArea) -> Iterator[None]:
+    """Whatever step runs out of disk (dlt's files, DuckDB's writes, the transforms), say it as ``DiskFull``."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as exc:
+        full = disk_error(exc, area.dir)
+        if full is not None:
+            raise full from None
+        raise
 
 
 def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], message: str) -> None:
@@ -164,7 +180,7 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
     area = WorkArea(warehouse)
     if not area.work_db.exists() and not warehouse.exists():
         raise ConfigError(f"there is no warehouse at {warehouse} to transform; run 'campaign-etl run' first.")
-    with area.locked():
+    with area.locked(), _disk_full_is_one_sentence(area):
         area.prepare(progress)
         with area.connect() as con:
             result = run_transforms(con, full=True)

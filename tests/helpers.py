@@ -30,7 +30,7 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
 def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
     """The single line a refused command prints on stderr (fails on a traceback or several lines)."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
 

@@ -22,6 +22,8 @@ def test_the_command_is_installed() -> None:
     (["backfill", "--start", "2026-05-02", "--end", "2026-05-01"], "after --end"),
     (["backfill", "--start", "2026-02-30", "--end", "2026-03-01"], "is not a date"),
     (["backfill", "--start", "yesterday", "--end", "2026-03-01"], "is not a date"),
+    (["backfill", "--start", "0001-01-01", "--end", "0001-01-02"], "outside the supported dates"),
+    (["backfill", "--start", "2026-01-01", "--end", "9999-12-31"], "outside the supported dates"),
     (["run", "--provider", "mailchimp"], "unknown provider 'mailchimp'"),
     (["run"], "no provider is configured"),
     (["frobnicate"], "invalid choice"),
@@ -30,6 +32,56 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: list[str], n
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert needle in one_sentence(result)
+
+
+GOOD = {"SOURCES__GREENARROW__API_KEY": "1:abcdef", "SOURCES__GREENARROW__BASE_URL": "http://127.0.0.1:1"}
+
+
+@pytest.mark.parametrize("config,env,needle", [
+    ("[sources]\nlookback_daze = 3\n", {}, "unknown key 'lookback_daze' under [sources] in config.toml; "
+                                            "did you mean 'lookback_days'?"),
+    ("[sources.greenarrow]\nmailing_list_id = [1]\n", {}, "did you mean 'mailing_list_ids'?"),
+    ("[sources.greenarow]\nbase_url = 'x'\n", {}, "unknown provider section [sources.greenarow]"),
+    ("", {"SOURCES__GREENARROW__LOOKBACK_DAZE": "3"}, "did you mean SOURCES__GREENARROW__LOOKBACK_DAYS?"),
+    ("", {"SOURCES__WINDOW_DAY": "7"}, "did you mean SOURCES__WINDOW_DAYS?"),
+    ("", {"SOURCES__GREENARROW__WINDOW_DAYS": "0"}, "must be 1 (days) or a multiple of 7"),
+    ("", {"SOURCES__GREENARROW__WINDOW_DAYS": "3"}, "must be 1 (days) or a multiple of 7"),
+    ("", {"SOURCES__GREENARROW__TIMEOUT_SECONDS": "0"}, "TIMEOUT_SECONDS must be greater than 0"),
+    ("", {"SOURCES__GREENARROW__MAX_CONCURRENCY": "0"}, "MAX_CONCURRENCY must be at least 1"),
+    ("", {"SOURCES__GREENARROW__LINK_STATS_PER_PAGE": "900"}, "LINK_STATS_PER_PAGE must be 1..500"),
+    ("", {"START_DATE": "1999-12-31"}, "outside the supported dates"),
+    ("[sources]\nlookback_days = 30\n[sources.greenarrow\nbase_url = 'x'\n", {},
+     "config.toml is not valid TOML: Expected ']' at the end of a table declaration (at line 3"),
+])
+def test_bad_config_is_refused_before_any_request(tmp_path: Path, config: str, env: dict[str, str],
+                                                  needle: str) -> None:
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text(config)
+    result = cli("run", cwd=tmp_path, env={**GOOD, **env})
+    assert result.returncode == 2, result.stderr
+    assert needle in one_sentence(result)
+    assert not list(tmp_path.glob("*.duckdb")) and not list(tmp_path.glob(".*.etl"))
+
+
+@pytest.mark.parametrize("token,needle", [
+    ("", "SOURCES__INSIDER__API_KEY is empty"),
+    ("  ", "SOURCES__INSIDER__API_KEY is empty"),
+    ("k\u00e9y-with-accent", "SOURCES__INSIDER__API_KEY holds a character that cannot be sent"),
+    ("two words", "SOURCES__INSIDER__API_KEY holds a character that cannot be sent"),
+    ("<web push api key>", "SOURCES__INSIDER__API_KEY still holds the placeholder"),
+])
+def test_a_credential_that_cannot_be_sent_stops_every_provider_before_any_request(  # noqa: ANN001
+        tmp_path: Path, serve, token: str, needle: str) -> None:
+    sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=2, days=10, max_links=600)
+    server = serve(sim)
+    env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
+           "SOURCES__INSIDER__BASE_URL": "http://127.0.0.1:1", "SOURCES__INSIDER__PARTNER_ID": "1",
+           "SOURCES__INSIDER__API_KEY": token}
+    result = cli("run", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    line = one_sentence(result)
+    assert needle in line and (not token.strip() or token not in line)
+    assert sim.request_count() == 0, "no provider loaded before the refusal"
 
 
 def test_credentials_without_base_url_name_the_missing_key(tmp_path: Path) -> None:

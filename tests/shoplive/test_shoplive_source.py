@@ -180,3 +180,33 @@ def test_token_for_another_access_key_is_refused_before_any_request(configure, r
     out = capsys.readouterr()
     assert "SOURCES__SHOPLIVE__API_TOKEN" in out.out + out.err and token not in out.out + out.err
     assert sim.log == []
+
+
+def _viewers_by_campaign(warehouse: Path) -> tuple[dict[str, float], dt.datetime, dt.datetime]:
+    rows = query(warehouse, """select campaign_id, sum(value), min(period_start), max(period_end)
+                               from analytics.fact_campaign_metrics
+                               where provider = 'shoplive' and metric = 'total_viewers' group by all""")
+    lo = min(r[2] for r in rows).replace(tzinfo=dt.timezone.utc)
+    hi = max(r[3] for r in rows).replace(tzinfo=dt.timezone.utc)
+    return {r[0]: r[1] for r in rows}, lo, hi
+
+
+def test_a_change_of_window_days_never_overlaps_or_double_counts(configure, run_cli, warehouse: Path,  # noqa: ANN001
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = sim_with(days=28)
+    configure(sim, start_days=25)
+    assert run_cli("backfill", "--start", NOW.subtract(days=25).date(), "--end", NOW.date(),
+                   "--warehouse", warehouse) == 0
+    for window_days in ("1", "7"):
+        monkeypatch.setenv("SOURCES__SHOPLIVE__WINDOW_DAYS", window_days)
+        assert run_cli("run", "--warehouse", warehouse) == 0
+        assert overlapping_periods(warehouse) == []
+        summed, lo, hi = _viewers_by_campaign(warehouse)
+        provider = {c.key: float(sim.stats_item(c, lo, hi)["totalViewers"]) for c in sim.campaigns.values()}
+        assert summed == {k: v for k, v in provider.items() if k in summed}, (
+            f"sums over periods equal the provider's numbers after window_days={window_days}")
+        assert sum(summed.values()) == sum(provider.values())
+        periods = query(warehouse, "select distinct period_end - period_start from analytics.fact_campaign_metrics "
+                                   "where provider = 'shoplive' and period_end < (select max(period_end) "
+                                   "from analytics.fact_campaign_metrics where provider = 'shoplive')")
+        assert periods == [(dt.timedelta(days=int(window_days)),)], "the whole range is on the new grid"
