@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dlt
+import duckdb
 import pendulum
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -183,7 +184,7 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
     with area.locked(), _disk_full_is_one_sentence(area):
         area.prepare(progress)
         with area.connect() as con:
-            result = run_transforms(con, full=True)
+            result = _interruptible_transform(con, full=True)
             result.checks = _checks(con, None, progress)
         interrupt.check()
         area.publish()
@@ -192,12 +193,23 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
     return result
 
 
+def _interruptible_transform(con: duckdb.DuckDBPyConnection, *, full: bool) -> TransformResult:
+    """The transforms, cut short by a stop request (DuckDB interrupts the running statement; the transaction
+    rolls back), which is then raised as the stop it is, not as a failed transform."""
+    try:
+        with interrupt.on_stop(con.interrupt):
+            return run_transforms(con, full=full)
+    except (CampaignEtlError, duckdb.Error):
+        interrupt.check()
+        raise
+
+
 def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: str, progress: Progress,
                        *, full: bool) -> TransformResult:
     with area.connect() as con:
         progress("transforming raw -> analytics")
         try:
-            result = run_transforms(con, full=full)
+            result = _interruptible_transform(con, full=full)
         except CampaignEtlError as exc:
             # the transform rolled back and nothing is published; the loads and this failure stay in the run log
             # of the work file, which the next successful run publishes

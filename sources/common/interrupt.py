@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 # Longest uninterrupted sleep or socket read: the worst-case delay between a signal and the run noticing it.
@@ -67,6 +67,27 @@ def sleep(seconds: float) -> None:
         if remaining <= 0:
             return
         time.sleep(min(SLICE_SECONDS, remaining))
+
+
+@contextlib.contextmanager
+def on_stop(callback: Callable[[], object]) -> Iterator[None]:
+    """Call ``callback`` (e.g. a DuckDB connection's ``interrupt``) from a watcher thread as soon as a stop is
+    requested during the block, for work that cannot poll the flag itself (one long SQL statement)."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(SLICE_SECONDS):
+            if _received is not None:
+                callback()
+                return
+
+    watcher = threading.Thread(target=watch, name="stop-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def request_stop(signum: int) -> None:

@@ -14,6 +14,7 @@ real crash (power loss, OOM killer, ``kill -9``) would have left. Steps:
 ``transform``  in the middle of the SQL transforms (after a few models)
 ``publish``    the published copy is written next to the warehouse but not yet renamed over it
 ``seed``       half-way through copying the published warehouse into a missing work file
+``slowsql``    no kill: the transforms start with one SQL statement that runs for minutes (signal tests)
 =============  ===========================================================================================
 """
 
@@ -116,6 +117,17 @@ def arm(step: str) -> None:
         from pipelines import warehouse
 
         warehouse.shutil.copyfile = _half_copy_then_die  # type: ignore[attr-defined]
+    elif name == "slowsql":
+        import transforms
+
+        original_apply = transforms._apply
+
+        def slow_apply(con: Any, *args: Any, **kwargs: Any) -> Any:
+            print("slow statement started", file=sys.stderr, flush=True)
+            con.execute("select count(*) from range(1000000000000) as a(i) where i % 7 = 3").fetchall()
+            return original_apply(con, *args, **kwargs)
+
+        transforms._apply = slow_apply  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown crash step {step!r}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,5 +120,32 @@ def test_sigterm_during_a_slow_answer_stops_at_once_and_keeps_the_published_stat
     assert code == 143 and seconds < 5, err
     assert query(warehouse, "select * from analytics.fact_campaign_metrics order by all") == before
     sim.set_faults(Faults())
+    assert cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env).returncode == 0
+    assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_long_transform_statement_stops_at_once(serve, tmp_path: Path) -> None:  # noqa: ANN001
+    sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=600)
+    server = serve(sim)
+    env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
+           "START_DATE": NOW.subtract(days=20).to_date_string()}
+    warehouse = tmp_path / "w.duckdb"
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_run.py")), "slowsql", "run",
+                                "--warehouse", str(warehouse)], cwd=tmp_path, env=cli_env(env),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "slow statement started" in line:
+            break
+    time.sleep(0.5)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    process.wait(timeout=60)
+    assert process.returncode == 143 and time.monotonic() - sent < 5, "".join(seen) + rest
+    assert "stopped by SIGTERM" in last_line(rest) and not warehouse.exists()
     assert cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env).returncode == 0
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
