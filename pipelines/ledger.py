@@ -2,8 +2,10 @@
 
 Each planned window of a provider is a ledger row (account ``*``, endpoint ``*``) that starts ``pending`` and
 becomes ``done`` or ``failed`` once its load is committed; the per-account, per-endpoint outcomes the source
-reports are kept beside it. Windows a run left ``pending`` (it died) or ``failed`` are pulled again by the next
-run, nightly or backfill, so a crash costs at most the chunk that was in flight.
+reports are kept beside it. A window is ``done`` only when the source reported it and its rows are in the store,
+so a crash costs at most the chunk that was in flight. Whatever is not done is pulled again by the request it
+belongs to: a nightly re-pulls its own range (the cursor never passes a window that is not done), a backfill's
+leftovers are resumed by running that backfill again (``status`` lists them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pendulum
 
 from sources.common.raw import ExtractReport
 from sources.common.windows import Window, utc
+
 
 def _naive(value: dt.datetime) -> dt.datetime:
     return utc(value).naive()
