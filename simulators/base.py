@@ -2,8 +2,9 @@
 
 A simulator is a ``SimApp`` subclass that registers routes and holds a deterministic dataset plus its ground
 truth; ``SimServer`` serves it on a free loopback port in a background thread. Faults are switched on per test:
-429 bursts with ``Retry-After`` (seconds or HTTP date), a share of 5xx answers, slow answers and dropped
-connections, all drawn from a seeded generator so a failing test can be replayed.
+429 bursts with ``Retry-After`` (seconds or HTTP date), a share of 5xx answers, slow answers, dropped
+connections and answers dripped one byte at a time, all drawn from a seeded generator so a failing test can be
+replayed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -36,6 +37,12 @@ class Faults:
     share_slow: float = 0.0
     slow_seconds: float = 0.5
     share_drop: float = 0.0             # close the connection without an answer
+    # Write the answer one byte per ``drip_interval`` seconds (a slowloris server): the body only, or with
+    # ``drip_headers`` the status line and headers too. Each byte alone is quick, so only a whole-request
+    # deadline on the client ends such a request.
+    share_drip: float = 0.0
+    drip_interval: float = 1.0
+    drip_headers: bool = False
     seed: int = 7
 
 
@@ -55,6 +62,8 @@ class Response:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # set by the drip fault (a ``mutate`` hook may set it too): the handler writes this answer byte by byte
+    drip: bool = False
 
 
 Handler = Callable[..., Response]
@@ -124,8 +133,9 @@ class SimApp:
                 f.burst_429 -= 1
                 return "429"
             roll = self._rng.random()
+            # drip comes last, so adding it left the draws of the older faults (and their seeds) unchanged
             for kind, share in (("drop", f.share_drop), ("5xx", f.share_5xx), ("429", f.share_429),
-                                ("slow", f.share_slow)):
+                                ("slow", f.share_slow), ("drip", f.share_drip)):
                 if roll < share:
                     return kind
                 roll -= share
@@ -166,8 +176,9 @@ class SimApp:
             match = pattern.match(request.path)
             if match and method == request.method:
                 response = handler(request, **match.groupdict())
-                return response if self.mutate is None else self.mutate(request, response)
-        return Response(404, self.error_body(404))
+                response = response if self.mutate is None else self.mutate(request, response)
+                return replace(response, drip=True) if fault == "drip" else response
+        return Response(404, self.error_body(404), drip=fault == "drip")
 
 
 def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
@@ -178,6 +189,14 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
             return
+
+        def handle(self) -> None:
+            # A client that hangs up mid-answer (a deadline, a size cap refusing the rest) resets the connection;
+            # that is the client's choice, not a simulator error worth a traceback on stderr.
+            try:
+                super().handle()
+            except ConnectionError:
+                self.close_connection = True
 
         def _handle(self) -> None:
             parts = urlsplit(self.path)
@@ -203,6 +222,9 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
             with app._lock:
                 app.log.append((time.monotonic(), request.method, request.path, response.status))
             payload = b"" if response.body is None else json.dumps(response.body).encode()
+            if response.drip:
+                self._drip(response, payload)
+                return
             self.send_response(response.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -210,6 +232,43 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _drip(self, response: Response, payload: bytes) -> None:
+            """Write the answer one byte per ``drip_interval`` (the head at once unless ``drip_headers``).
+
+            Stops quietly when the client has gone (a client with a deadline closes mid-answer) and within a
+            few hundredths of a second of the server being stopped, so ``SimServer.stop()`` never waits on it.
+            """
+            reason = self.responses.get(response.status, ("",))[0]
+            lines = [f"{self.protocol_version} {response.status} {reason}", "Content-Type: application/json",
+                     f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in response.headers.items())]
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            faults = app.faults
+            # the answer may be cut short, so this connection serves no further request
+            self.close_connection = True
+            try:
+                if faults.drip_headers:
+                    data = head + payload
+                else:
+                    self.wfile.write(head)
+                    data = payload
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    if not self._pause(faults.drip_interval):
+                        return
+            except OSError:  # BrokenPipe / ConnectionReset: the client has gone
+                return
+
+        def _pause(self, seconds: float) -> bool:
+            """Sleep ``seconds`` in short slices; False as soon as the server has been stopped."""
+            end = time.monotonic() + seconds
+            while True:
+                if self.server.socket.fileno() == -1:  # SimServer.stop() closed the listening socket
+                    return False
+                left = end - time.monotonic()
+                if left <= 0:
+                    return True
+                time.sleep(min(0.05, left))
 
         do_GET = _handle
         do_POST = _handle

@@ -4,24 +4,37 @@ It owns what providers must not re-implement: timeouts, bounded retries with jit
 5xx / timeouts / dropped connections, waiting out 429 (``Retry-After`` in seconds or as an HTTP date), a
 proactive rolling-window rate limit shared by all threads of a provider, bounded concurrency, request counting
 for the run log and secret redaction. Provider clients only say which path to call and how to read the answer.
+
+Two bounds protect a run from a hostile or broken server. Every *attempt* has a deadline of
+``timeout_seconds`` for the whole exchange (connect, send, status line and headers, body), not only per socket
+operation, so an answer dripped one byte at a time fails like a timeout and is retried. Every answer is read
+streaming and refused once its decoded size passes ``max_response_bytes`` (``ResponseTooLarge``, not retried),
+so neither a huge answer nor a gzip bomb ever sits in memory. Every wait (rate limit, backoff, ``Retry-After``)
+and every socket read is cut into slices of ``interrupt.SLICE_SECONDS``, so a stop request is noticed at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json as jsonlib
 import logging
+import math
 import random
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 
-from sources.common.errors import TransientHttpError
+from sources.common import interrupt
+from sources.common.errors import ResponseTooLarge, TransientHttpError
 from sources.common.redact import redact, register_secret
 
 log = logging.getLogger("campaign_etl.http")
@@ -31,11 +44,24 @@ R = TypeVar("R")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
 
+MIB = 1024 * 1024
+# Largest piece a compressed answer is inflated in: the cap is checked after each, so memory stays near the cap.
+_DECODE_STEP = 64 * 1024
+# What the bounded decoder below understands; sent explicitly so that installing brotli or zstandard (which makes
+# httpx advertise them) never brings an encoding this layer would not decode.
+ACCEPT_ENCODING = "gzip, deflate"
+
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """How patient one provider's client is. Every field is a config key (see ``.dlt/config.toml``)."""
+    """How patient one provider's client is. Every field is a config key (see ``.dlt/config.toml``).
 
+    ``timeout_seconds`` bounds one attempt as a whole (connect + send + status line and headers + body), whatever
+    the server drips; a hit is a transient failure, retried like a timeout. ``max_response_bytes`` caps the
+    decoded size of one answer: a larger one raises ``ResponseTooLarge`` (an error for that entity, not retried).
+    """
+
+    # the whole of one attempt, not each socket operation (httpx alone would only bound the latter)
     timeout_seconds: float = 30.0
     # tries of one request against 5xx / timeouts / dropped connections (the first try included)
     max_attempts: int = 8
@@ -49,6 +75,9 @@ class HttpPolicy:
     rate_limit_requests: int | None = None
     rate_limit_period_seconds: float = 60.0
     max_concurrency: int = 4
+    # Decoded bytes of one answer (after gzip/deflate): no provider answer of ours comes near 20 MiB, so a larger
+    # one is a broken or hostile server; it is refused while streaming, never held in memory.
+    max_response_bytes: int = 20 * MIB
 
 
 @dataclass
@@ -81,10 +110,12 @@ class RateLimiter:
     A sliding log rather than a token bucket: it never lets a burst exceed the published limit over any window
     the provider may measure, yet sends as soon as a slot frees, so a provider is used at its limit.
     ``margin`` adds a little time per slot to absorb network jitter between our clock and the provider's.
+    The default ``sleep`` raises ``interrupt.Interrupted`` soon after a stop request.
     """
 
     def __init__(self, limit: int, period: float, *, margin: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = interrupt.sleep) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("rate limit needs limit >= 1 and period > 0")
         self.limit = limit
@@ -148,6 +179,252 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# -- per-attempt deadline ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Deadline:
+    """One attempt's deadline and bookkeeping.
+
+    Attributes:
+        at: the monotonic instant the attempt must be over by.
+        seconds: the policy's ``timeout_seconds`` (for the message).
+        expired: set when the deadline, not a socket error, ended the attempt.
+        received: decoded body bytes read so far (counted even when the attempt fails).
+    """
+
+    at: float
+    seconds: float
+    expired: bool = False
+    received: int = 0
+
+    @property
+    def message(self) -> str:
+        return f"deadline of {self.seconds:g}s exceeded"
+
+
+# The attempt running on this thread. Thread-local rather than a request extension: a network stream is used
+# by one thread at a time (sync httpcore), whichever thread the pool hands a kept-alive connection to.
+_attempt = threading.local()
+
+
+def _current_deadline() -> _Deadline | None:
+    return getattr(_attempt, "deadline", None)
+
+
+@contextlib.contextmanager
+def _attempt_deadline(deadline: _Deadline) -> Iterator[_Deadline]:
+    previous = _current_deadline()
+    _attempt.deadline = deadline
+    try:
+        yield deadline
+    finally:
+        _attempt.deadline = previous
+
+
+def _operation_end(timeout: float | None) -> tuple[float, _Deadline | None]:
+    """When a socket operation must end: its own timeout or the attempt's deadline, whichever is sooner.
+
+    Returns the monotonic instant and the attempt's deadline when that is the tighter bound (else None).
+    """
+    own_end = math.inf if timeout is None else time.monotonic() + timeout
+    deadline = _current_deadline()
+    if deadline is not None and deadline.at <= own_end:
+        return deadline.at, deadline
+    return own_end, None
+
+
+def _timed_out(kind: type[httpcore.TimeoutException], deadline: _Deadline | None) -> httpcore.TimeoutException:
+    if deadline is None:
+        return kind("timed out")
+    deadline.expired = True
+    return kind(deadline.message)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose reads and writes end by the attempt's deadline and notice stop requests.
+
+    A read blocks at most ``interrupt.SLICE_SECONDS`` at a time and retries until data, the operation's own
+    timeout or the deadline: a timed-out ``recv`` consumed nothing, so retrying it is safe (for TLS too). A write
+    is not sliced: the stream interface does not say how much of a timed-out write left, so it cannot be resumed;
+    it gets one call bounded by the deadline instead (request bodies are small).
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end, deadline = _operation_end(timeout)
+        while True:
+            interrupt.check()
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _timed_out(httpcore.ReadTimeout, deadline)
+            try:
+                return self._stream.read(max_bytes, min(interrupt.SLICE_SECONDS, left))
+            except httpcore.ReadTimeout:
+                continue
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        interrupt.check()
+        end, deadline = _operation_end(timeout)
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _timed_out(httpcore.WriteTimeout, deadline)
+        try:
+            self._stream.write(buffer, None if math.isinf(left) else left)
+        except httpcore.WriteTimeout:
+            raise _timed_out(httpcore.WriteTimeout, deadline) from None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        interrupt.check()
+        end, deadline = _operation_end(timeout)
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _timed_out(httpcore.ConnectTimeout, deadline)
+        try:
+            stream = self._stream.start_tls(ssl_context, server_hostname, None if math.isinf(left) else left)
+        except httpcore.ConnectTimeout:
+            raise _timed_out(httpcore.ConnectTimeout, deadline) from None
+        return _DeadlineStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, its connections bounded by the attempt's deadline (see ``_DeadlineStream``)."""
+
+    def __init__(self, backend: httpcore.NetworkBackend | None = None) -> None:
+        self._backend = backend or httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return self._connect(lambda left: self._backend.connect_tcp(
+            host, port, timeout=left, local_address=local_address, socket_options=socket_options), timeout)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return self._connect(lambda left: self._backend.connect_unix_socket(
+            path, timeout=left, socket_options=socket_options), timeout)
+
+    def sleep(self, seconds: float) -> None:
+        interrupt.sleep(seconds)
+
+    @staticmethod
+    def _connect(connect: Callable[[float | None], httpcore.NetworkStream],
+                 timeout: float | None) -> httpcore.NetworkStream:
+        # One bounded call, not slices: a half-made TCP connection cannot be resumed.
+        interrupt.check()
+        end, deadline = _operation_end(timeout)
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _timed_out(httpcore.ConnectTimeout, deadline)
+        try:
+            stream = connect(None if math.isinf(left) else left)
+        except httpcore.ConnectTimeout:
+            raise _timed_out(httpcore.ConnectTimeout, deadline) from None
+        return _DeadlineStream(stream)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` whose connection pool runs on ``_DeadlineBackend``.
+
+    Why: httpx has no total-request timeout. Its timeouts bound each connect / read / write, so a server that
+    sends one byte per second (in the headers as well as the body) keeps a request alive forever. The network
+    backend is the one place every byte of an exchange passes through in the requesting thread, so the
+    per-attempt deadline is applied there, without a watchdog thread. The pool is built as ``HTTPTransport``
+    builds it without a proxy (same limits, same SSL context); proxies from the environment keep httpx's own
+    transport (``HttpClient`` still checks the deadline between body chunks there).
+    """
+
+    def __init__(self, *, limits: httpx.Limits, verify: bool = True, trust_env: bool = True) -> None:
+        # BaseTransport has no state of its own: HTTPTransport's methods only use ``_pool``.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=trust_env),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+# -- bounded decoding ------------------------------------------------------------------------------------------
+
+
+class _Inflate:
+    """One gzip or deflate layer, inflated in steps of at most ``_DECODE_STEP`` bytes.
+
+    httpx's own decoders inflate a whole network chunk at once: 64 KiB of a gzip bomb become ~64 MiB in one
+    call. Here ``max_length`` bounds each step, so the caller can stop at the cap. Like httpx, ``deflate`` falls
+    back to a raw deflate stream when the first bytes are not a zlib header, and bytes after the end of the
+    stream are ignored.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self._deflate = encoding == "deflate"
+        self._first = True
+        self._z = zlib.decompressobj(zlib.MAX_WBITS if self._deflate else zlib.MAX_WBITS | 16)
+
+    def feed(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for data in pieces:
+            while data and not self._z.eof:
+                try:
+                    out = self._z.decompress(data, _DECODE_STEP)
+                except zlib.error as exc:
+                    if self._first and self._deflate:
+                        self._first = False
+                        self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                        continue
+                    raise httpx.DecodingError(str(exc)) from exc
+                self._first = False
+                data = self._z.unconsumed_tail
+                if out:
+                    yield out
+
+    def flush(self) -> Iterator[bytes]:
+        try:
+            out = self._z.flush()
+        except zlib.error as exc:  # pragma: no cover - flush after fully fed input does not fail in practice
+            raise httpx.DecodingError(str(exc)) from exc
+        if out:
+            yield out
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The answer's body decoded from its ``Content-Encoding``, lazily, in pieces of bounded size."""
+    if response.is_stream_consumed:
+        # built with its content already read and decoded (a transport's ``httpx.Response(json=...)``)
+        return iter((response.content,))
+    encodings = [value.strip().lower() for value in response.headers.get_list("content-encoding",
+                                                                                split_commas=True)]
+    # Encodings are listed in the order they were applied; unknown ones are left as they are, like httpx does.
+    layers = [_Inflate(value) for value in reversed(encodings) if value in ("gzip", "deflate")]
+    pieces: Iterator[bytes] = response.iter_raw()
+    for layer in layers:
+        pieces = _chain(layer.feed(pieces), layer)
+    return pieces
+
+
+def _chain(fed: Iterator[bytes], layer: _Inflate) -> Iterator[bytes]:
+    yield from fed
+    yield from layer.flush()
+
+
+def _size(n: int) -> str:
+    if n >= MIB and n % MIB == 0:
+        return f"{n // MIB} MiB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} B"
+
+
 class HttpClient:
     """A provider's connection: base URL, auth headers, policy, limiter, counters.
 
@@ -156,9 +433,13 @@ class HttpClient:
         base_url: the provider's base URL; paths are relative to it.
         headers: auth and content headers sent with every request (their values are registered as secrets).
         secrets: further secret strings to mask everywhere.
-        policy: timeouts, retries, rate limit and concurrency.
+        policy: timeouts, retries, rate limit, concurrency and the answer size cap.
         is_throttle: says whether a non-429 answer is really throttling (Insider's legacy 403).
         extra_retry: statuses retried a limited number of times, e.g. ``{424: 2}`` (attempts in total).
+        transport: used as given (tests: ``httpx.MockTransport``); the default applies the per-attempt deadline
+            to every socket operation. With any transport the deadline is also checked between body chunks.
+        sleep: waits for backoff and ``Retry-After``; the default raises ``interrupt.Interrupted`` soon after a
+            stop request. Injectable for tests.
     """
 
     def __init__(self, provider: str, base_url: str, *, headers: dict[str, str] | None = None,
@@ -166,7 +447,7 @@ class HttpClient:
                  is_throttle: Callable[[int, str], bool] | None = None,
                  extra_retry: dict[int, int] | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = interrupt.sleep) -> None:
         self.provider = provider
         self.policy = policy or HttpPolicy()
         self.stats = stats or RequestStats()
@@ -183,8 +464,10 @@ class HttpClient:
         self._slots = threading.BoundedSemaphore(max(1, self.policy.max_concurrency))
         limits = httpx.Limits(max_connections=max(1, self.policy.max_concurrency),
                               max_keepalive_connections=max(1, self.policy.max_concurrency))
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers or {},
-                                    timeout=self.policy.timeout_seconds, limits=limits, transport=transport,
+        all_headers = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=all_headers,
+                                    timeout=self.policy.timeout_seconds, limits=limits,
+                                    transport=transport if transport is not None else DeadlineTransport(limits=limits),
                                     follow_redirects=False)
 
     def close(self) -> None:
@@ -209,32 +492,42 @@ class HttpClient:
         """Send one logical request, retrying what is transient; return any final non-retried answer.
 
         Raises:
-            TransientHttpError: 5xx, timeouts or dropped connections outlasted ``max_attempts`` tries, or 429s
-                outlasted ``max_throttled_attempts``.
+            TransientHttpError: 5xx, timeouts, missed deadlines or dropped connections outlasted
+                ``max_attempts`` tries, or 429s outlasted ``max_throttled_attempts``.
+            ResponseTooLarge: the answer is larger than ``max_response_bytes`` (not retried).
+            interrupt.Interrupted: a stop was requested (before an attempt, during one, or while waiting).
         """
         attempt = failures = throttles = 0
         extra_used: dict[int, int] = {}
         while True:
+            interrupt.check()
             attempt += 1
-            started = time.monotonic()
             failure: str
             retry_after: float | None = None
-            with self._slots:
+            response: httpx.Response | None = None
+            with self._slot():
                 if self.limiter is not None:
                     self.limiter.acquire()
+                interrupt.check()
+                started = time.monotonic()
+                deadline = _Deadline(started + self.policy.timeout_seconds, self.policy.timeout_seconds)
                 try:
-                    response = self._client.request(method, path, params=params, json=json)
-                    body = response.content
+                    with _attempt_deadline(deadline):
+                        response, body = self._exchange(method, path, params, json, deadline)
+                except ResponseTooLarge:
+                    self.stats.add(requests=1, errors=1, bytes_received=deadline.received,
+                                   seconds=time.monotonic() - started)
+                    raise
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    self.stats.add(requests=1, errors=1, seconds=time.monotonic() - started)
-                    failure = f"{type(exc).__name__}"
+                    self.stats.add(requests=1, errors=1, bytes_received=deadline.received,
+                                   seconds=time.monotonic() - started)
+                    failure = deadline.message if deadline.expired else type(exc).__name__
                     failures += 1
-                    response = None
                 else:
                     self.stats.add(requests=1, bytes_received=len(body), seconds=time.monotonic() - started)
             if response is not None:
                 status = response.status_code
-                text = response.text
+                text = body.decode(response.encoding or "utf-8", errors="replace")
                 throttled = status == 429 or (self._is_throttle is not None and self._is_throttle(status, text))
                 if throttled:
                     self.stats.add(throttled=1)
@@ -255,17 +548,62 @@ class HttpClient:
                     failure = f"HTTP {status}"
                     failures += 1
                 else:
-                    return HttpResponse(status=status, data=_json_or_none(response), headers=response.headers,
+                    return HttpResponse(status=status, data=_json_or_none(body), headers=response.headers,
                                         text=text, path=path)
             if failures >= self.policy.max_attempts or throttles >= self.policy.max_throttled_attempts:
                 raise TransientHttpError(
                     self.provider,
                     redact(f"{self.provider}: {method} {path} still failing after {attempt} attempts ({failure})"),
                     endpoint=path, status=None if response is None else response.status_code)
-            wait = retry_after if retry_after is not None else self._backoff(max(failures, 1))
+            wait_seconds = retry_after if retry_after is not None else self._backoff(max(failures, 1))
             self.stats.add(retries=1)
-            log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait:.2f}s"))
-            self._sleep(wait)
+            log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait_seconds:.2f}s"))
+            self._sleep(wait_seconds)
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """One of the ``max_concurrency`` slots; waiting for it notices a stop request like any other wait."""
+        while not self._slots.acquire(timeout=interrupt.SLICE_SECONDS):
+            interrupt.check()
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def _exchange(self, method: str, path: str, params: dict[str, Any] | None, json: Any,
+                  deadline: _Deadline) -> tuple[httpx.Response, bytes]:
+        """One attempt: send, then read the decoded body in bounded pieces (closed response, body bytes).
+
+        Raises:
+            ResponseTooLarge: ``Content-Length`` or the decoded bytes so far exceed ``max_response_bytes``.
+            httpx.ReadTimeout: the deadline passed between two body chunks (any transport).
+        """
+        cap = self.policy.max_response_bytes
+        request = self._client.build_request(method, path, params=params, json=json)
+        response = self._client.send(request, stream=True)
+        try:
+            declared = _content_length(response.headers)
+            if declared is not None and declared > cap:
+                raise self._too_large(method, path, response.status_code)
+            chunks: list[bytes] = []
+            for piece in _decoded(response):
+                deadline.received += len(piece)
+                if deadline.received > cap:
+                    raise self._too_large(method, path, response.status_code)
+                chunks.append(piece)
+                # the default transport already stops inside a read; this covers any transport given to us
+                interrupt.check()
+                if time.monotonic() >= deadline.at:
+                    deadline.expired = True
+                    raise httpx.ReadTimeout(deadline.message, request=request)
+        finally:
+            response.close()
+        return response, b"".join(chunks)
+
+    def _too_large(self, method: str, path: str, status: int) -> ResponseTooLarge:
+        return ResponseTooLarge(redact(f"{self.provider}: the answer to {method} {path} is larger than the "
+                                       f"{_size(self.policy.max_response_bytes)} cap (max_response_bytes)"),
+                                status=status)
 
     def _backoff(self, attempt: int) -> float:
         """Jittered exponential backoff: uniform(c/2, c) with c = min(max, base * 2**(attempt-1))."""
@@ -278,7 +616,9 @@ class HttpClient:
         """Apply ``fn`` to items on up to ``max_concurrency`` threads, yielding results in input order.
 
         The rate limiter is shared by the threads, so concurrency fills the provider's budget instead of
-        sleeping request by request. Exceptions propagate when their result is reached.
+        sleeping request by request. The first exception of any worker (``interrupt.Interrupted`` included) is
+        raised at once, not when its result is reached: the queued items are cancelled, the running ones end on
+        their own (they notice a stop request themselves).
         """
         workers = max(1, self.policy.max_concurrency)
         items = list(items)
@@ -286,20 +626,53 @@ class HttpClient:
             for item in items:
                 yield fn(item)
             return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.provider}-http") as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            try:
-                for future in futures:
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        # completes with the first failed future: waiting on (next result, alarm) stays O(1) per item
+        alarm: Future[Future[R]] = Future()
+
+        def on_done(future: Future[R]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                with contextlib.suppress(Exception):  # InvalidStateError: an earlier failure was first
+                    alarm.set_result(future)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.provider}-http")
+        futures = [pool.submit(fn, item) for item in items]
+        for future in futures:
+            future.add_done_callback(on_done)
+        failed = False
+        try:
+            for future in futures:
+                while not future.done():
+                    wait((future, alarm), timeout=interrupt.SLICE_SECONDS, return_when=FIRST_COMPLETED)
+                    if alarm.done():
+                        break
+                    interrupt.check()
+                if alarm.done():
+                    alarm.result().result()  # raises the failed worker's exception
+                yield future.result()
+        except GeneratorExit:
+            raise
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            # A failure is raised without waiting for the running workers (a stop request ends them by itself);
+            # a finished or abandoned map waits for them, as before, so no worker outlives its caller unnoticed.
+            pool.shutdown(wait=not failed, cancel_futures=True)
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    if not response.content:
+def _content_length(headers: httpx.Headers) -> int | None:
+    value = headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json_or_none(body: bytes) -> Any:
+    """The answer as Python's json reads it (NaN, big ints and all; the raw layer sanitizes), or None."""
+    if not body:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return jsonlib.loads(body)
+    except (ValueError, RecursionError):
         return None

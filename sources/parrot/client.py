@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sources.common import interrupt
 from sources.common.errors import (EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError,
                                    TransientHttpError)
 from sources.common.http import HttpClient, HttpResponse
@@ -81,13 +82,15 @@ class ParrotClient:
         poll_interval: seconds between two requests for the same refreshing campaign (DOC: about 5 s).
         max_poll_attempts: re-polls of a refreshing campaign before its last answer is taken.
         max_poll_seconds: the most a run waits for refreshing campaigns, counted from the first request.
-        clock, sleep: injectable for tests.
+        clock, sleep: injectable for tests (the default ``sleep`` raises ``interrupt.Interrupted`` soon after a
+            stop request).
     """
 
     def __init__(self, http: HttpClient, *, account_id: str = s.DEFAULT_ACCOUNT_ID,
                  page_size: int = s.MAX_PAGE_SIZE, poll_interval: float = s.POLL_INTERVAL_SECONDS,
                  max_poll_attempts: int = s.MAX_POLL_ATTEMPTS, max_poll_seconds: float = s.MAX_POLL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = interrupt.sleep) -> None:
         self._http = http
         self.account_id = account_id or s.DEFAULT_ACCOUNT_ID
         self.page_size = max(1, min(int(page_size), s.MAX_PAGE_SIZE))

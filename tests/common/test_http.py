@@ -1,17 +1,24 @@
-"""The shared HTTP layer: retries, Retry-After, limiter rate, concurrency, counters and redaction."""
+"""The shared HTTP layer: retries, Retry-After, limiter rate, concurrency, counters and redaction; the
+per-attempt deadline against dripping servers, the answer size cap and stopping within a second."""
 
 from __future__ import annotations
 
 import email.utils
+import gzip
 import logging
+import signal
 import threading
 import time
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from simulators.base import Faults, Response, SimApp
-from sources.common.errors import TransientHttpError
+from sources.common import interrupt
+from sources.common.errors import ResponseTooLarge, TransientHttpError
 from sources.common.http import HttpClient, HttpPolicy, RateLimiter, parse_retry_after
 from sources.common.redact import RedactingFilter, redact, register_secret
 
@@ -214,3 +221,226 @@ def test_redaction_masks_secrets_in_messages_and_logs(caplog: pytest.LogCaptureF
     finally:
         logger.removeHandler(handler)
     assert all("very-secret-key" not in r.getMessage() for r in caplog.records)
+
+
+# -- deadline, size cap, stops --------------------------------------------------------------------------------
+
+# tiny backoff: the bound asserted below is the deadline's, not the retry wait's
+DEADLINE = HttpPolicy(timeout_seconds=1.0, max_attempts=2, backoff_base_seconds=0.01, backoff_max_seconds=0.02,
+                      max_concurrency=1)
+
+
+class Echo(SimApp):
+    """A loopback API with an answer of about ``size`` bytes at /item and a counter of what arrived."""
+
+    def __init__(self, size: int = 80, faults: Faults | None = None) -> None:
+        super().__init__(faults=faults or Faults())
+        self.route("GET", "/item", lambda request: Response(200, {"data": "x" * size}))
+
+
+@pytest.fixture
+def stop_after() -> Iterator[Callable[[float], list[float]]]:
+    """``stop_after(s)`` asks the run to stop (as SIGTERM would) from a timer thread; cleared after the test."""
+    timers: list[threading.Timer] = []
+    fired: list[float] = []
+
+    def _schedule(seconds: float) -> list[float]:
+        def fire() -> None:
+            fired.append(time.monotonic())
+            interrupt.request_stop(signal.SIGTERM)
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        timers.append(timer)
+        return fired
+
+    yield _schedule
+    for timer in timers:
+        timer.cancel()
+    interrupt.clear()
+
+
+@pytest.mark.parametrize("drip_headers", [False, True], ids=["body", "headers"])
+def test_a_dripping_answer_fails_at_the_deadline_and_is_retried_like_a_timeout(serve,  # noqa: ANN001
+                                                                              drip_headers: bool) -> None:
+    # ~90 bytes at 0.25 s each: the answer would take ~20 s, each attempt gets 1 s
+    app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.25, drip_headers=drip_headers))
+    server = serve(app)
+    started = time.monotonic()
+    with HttpClient("dripper", server.url, policy=DEADLINE) as http:
+        with pytest.raises(TransientHttpError) as info:
+            http.get("/item")
+    elapsed = time.monotonic() - started
+    assert app.request_count("/item") == 2
+    assert elapsed < 8.0, f"a dripping server kept the request alive for {elapsed:.1f}s"
+    assert "after 2 attempts (deadline of 1s exceeded)" in str(info.value)
+    stats = http.stats.as_dict()
+    assert stats["requests"] == 2 and stats["errors"] == 2 and stats["retries"] == 1
+
+
+def test_the_deadline_is_also_checked_between_chunks_of_a_given_transport() -> None:
+    def slow_chunks() -> Iterator[bytes]:
+        while True:
+            time.sleep(0.1)
+            yield b" "
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=slow_chunks())
+
+    started = time.monotonic()
+    with pytest.raises(TransientHttpError, match="deadline of 1s exceeded"):
+        client(httpx.MockTransport(handler), DEADLINE).get("/x")
+    assert len(seen) == 2 and time.monotonic() - started < 8.0
+
+
+def test_an_answer_above_the_cap_with_content_length_is_refused_once(serve) -> None:  # noqa: ANN001
+    app = Echo(size=5_000)
+    server = serve(app)
+    policy = HttpPolicy(max_response_bytes=1_000, max_attempts=3)
+    with HttpClient("greenarrow", server.url, policy=policy) as http:
+        with pytest.raises(ResponseTooLarge) as info:
+            http.get("/item")
+    assert app.request_count("/item") == 1
+    assert str(info.value) == ("greenarrow: the answer to GET /item is larger than the 1000 B cap "
+                               "(max_response_bytes)")
+    assert http.stats.as_dict()["requests"] == 1 and http.stats.as_dict()["retries"] == 0
+
+
+def test_an_answer_above_the_cap_without_content_length_stops_being_read() -> None:
+    produced: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(1_000):
+            produced.append(i)
+            yield b"[" + b"1," * 50 + b"1]"
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=chunks())   # an iterator: chunked, no Content-Length
+
+    policy = HttpPolicy(max_response_bytes=1_000, max_attempts=3)
+    with pytest.raises(ResponseTooLarge, match="larger than the 1000 B cap"):
+        client(httpx.MockTransport(handler), policy).get("/x")
+    assert len(seen) == 1
+    assert len(produced) < 20, "reading stopped as soon as the cap was passed"
+
+
+def test_a_gzip_bomb_is_refused_while_inflating_and_gzip_answers_are_decoded() -> None:
+    bomb = gzip.compress(b"0" * (50 * 1024 * 1024))   # 50 MiB of zeros in ~50 KiB
+    answers = {"/bomb": (bomb, "gzip"), "/gzip": (gzip.compress(b'{"ok": true}'), "gzip"),
+               "/zlib": (zlib.compress(b'{"ok": 1}'), "deflate"),
+               "/raw-deflate": (zlib.compress(b'{"ok": 2}')[2:-4], "deflate")}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body, encoding = answers[request.url.path]
+        return httpx.Response(200, content=iter([body]), headers={"Content-Encoding": encoding})
+
+    http = client(httpx.MockTransport(handler), HttpPolicy(max_response_bytes=1024 * 1024))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge, match="larger than the 1 MiB cap"):
+            http.get("/bomb")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the bomb arrives as one 50 KiB chunk: inflating it at once would hold 50 MiB
+    assert peak < 8 * 1024 * 1024, f"inflating the bomb peaked at {peak / 2**20:.1f} MiB"
+    assert http.stats.as_dict()["bytes_received"] <= 1024 * 1024 + 64 * 1024
+    assert http.get("/gzip").data == {"ok": True}
+    assert http.get("/zlib").data == {"ok": 1}
+    assert http.get("/raw-deflate").data == {"ok": 2}
+
+
+def test_json_is_read_as_python_reads_it() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b'{"a": NaN, "b": 123456789012345678901234567890, "c": "\\u00e9"}')
+
+    response = client(httpx.MockTransport(handler)).get("/x")
+    assert response.data["b"] == 123456789012345678901234567890 and response.data["a"] != response.data["a"]
+    assert response.data["c"] == "\u00e9" and "NaN" in response.text
+    assert client(httpx.MockTransport(lambda r: httpx.Response(200, content=b"not json"))).get("/x").data is None
+
+
+def test_a_stop_request_ends_a_rate_limit_wait(stop_after) -> None:  # noqa: ANN001
+    transport, seen = scripted()
+    policy = HttpPolicy(rate_limit_requests=1, rate_limit_period_seconds=30.0, max_concurrency=1)
+    http = HttpClient("limited", "http://provider.test", policy=policy, transport=transport)
+    http.get("/x")
+    fired = stop_after(0.3)
+    with pytest.raises(interrupt.Interrupted) as info:
+        http.get("/x")
+    assert time.monotonic() - fired[0] < 1.0
+    assert info.value.exit_code == 143 and len(seen) == 1
+
+
+def test_a_stop_request_ends_a_retry_after_wait(serve, stop_after) -> None:  # noqa: ANN001
+    app = Echo(faults=Faults(burst_429=5, retry_after=30.0))
+    server = serve(app)
+    with HttpClient("throttled", server.url, policy=HttpPolicy(max_concurrency=1)) as http:
+        fired = stop_after(0.3)
+        with pytest.raises(interrupt.Interrupted):
+            http.get("/item")
+        assert time.monotonic() - fired[0] < 1.0
+    assert app.request_count("/item") == 1
+
+
+def test_a_stop_request_ends_a_dripping_read(serve, stop_after) -> None:  # noqa: ANN001
+    app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.2))
+    server = serve(app)
+    with HttpClient("dripper", server.url, policy=HttpPolicy(timeout_seconds=30.0, max_concurrency=1)) as http:
+        fired = stop_after(0.5)
+        with pytest.raises(interrupt.Interrupted):
+            http.get("/item")
+        assert time.monotonic() - fired[0] < 1.0
+    assert app.request_count("/item") == 1
+
+
+def test_map_raises_a_worker_failure_at_once_and_cancels_the_queue() -> None:
+    started: list[int] = []
+    http = client(scripted()[0], HttpPolicy(max_concurrency=2))
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i == 1:
+            time.sleep(0.05)
+            raise interrupt.Interrupted(signal.SIGTERM)
+        interrupt.sleep(0.5 if i == 0 else 0.05)
+        return i
+
+    begun = time.monotonic()
+    with pytest.raises(interrupt.Interrupted):
+        list(http.map(work, range(50)))
+    assert time.monotonic() - begun < 0.4, "raised before item 0 was done, not when its turn came"
+    time.sleep(0.6)
+    assert len(started) < 50, "queued items were cancelled"
+
+
+def test_a_stopped_simulator_does_not_wait_for_a_dripping_answer(serve) -> None:  # noqa: ANN001
+    app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.5, drip_headers=True))
+    server = serve(app)
+    http = HttpClient("dripper", server.url, policy=HttpPolicy(timeout_seconds=30.0, max_attempts=1))
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            http.get("/item")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    while app.request_count("/item") == 0:
+        time.sleep(0.01)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 1.0
+    caller.join(timeout=5)
+    http.close()
+    assert not caller.is_alive(), "the client saw the cut answer end the connection"
+    assert len(outcome) == 1 and isinstance(outcome[0], TransientHttpError)

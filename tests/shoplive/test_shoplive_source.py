@@ -138,7 +138,7 @@ def test_configured_keys_are_batched_and_an_unknown_key_is_reported(configure, r
 
 def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
     sim = sim_with(campaigns=12)
-    configure(sim, SOURCES__SHOPLIVE__LOOKBACK_DAYS="6", SOURCES__SHOPLIVE__WINDOW_DAYS="2", start_days=14)
+    configure(sim, SOURCES__SHOPLIVE__LOOKBACK_DAYS="6", SOURCES__SHOPLIVE__WINDOW_DAYS="1", start_days=14)
     assert run_cli("run", "--warehouse", warehouse) == 0
     first = sim.truth_fact_rows()
     assert_matches(fact(warehouse, "shoplive", with_period=True), first)
@@ -164,7 +164,7 @@ def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -
 def test_window_longer_than_a_week_is_a_config_error(configure, run_cli, warehouse: Path,  # noqa: ANN001
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_with(campaigns=2)
-    configure(sim, SOURCES__SHOPLIVE__WINDOW_DAYS="8")
+    configure(sim, SOURCES__SHOPLIVE__WINDOW_DAYS="14")
     assert run_cli("run", "--warehouse", warehouse) == 2
     assert "SOURCES__SHOPLIVE__WINDOW_DAYS" in capsys.readouterr().err
     assert sim.log == []
