@@ -34,7 +34,8 @@ import httpcore
 import httpx
 
 from sources.common import interrupt
-from sources.common.errors import ResponseTooLarge, TransientHttpError
+from sources.common.errors import ProviderError, ResponseTooLarge, TransientHttpError
+from sources.common.paging import Page, PageRequest, Paginator
 from sources.common.redact import redact, register_secret
 
 log = logging.getLogger("campaign_etl.http")
@@ -559,6 +560,34 @@ class HttpClient:
             self.stats.add(retries=1)
             log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait_seconds:.2f}s"))
             self._sleep(wait_seconds)
+
+    def paginate(self, method: str, path: str, paginator: Paginator, *,
+                 items: Callable[[HttpResponse, int], list[Any]], params: dict[str, Any] | None = None,
+                 json: dict[str, Any] | None = None, what: str = "the list") -> Iterator[Page]:
+        """Every page of one listing, as ``paginator`` walks it (see ``sources.common.paging``).
+
+        Args:
+            items: reads one answer (and its page number): returns the page's items, or raises the provider's
+                error for an answer it cannot use (refused credentials, a malformed envelope).
+            params, json: what every page sends besides the paginator's own parameters.
+            what: the listing, for the message when it does not end.
+
+        Raises:
+            ProviderError: the listing did not end after ``paginator.max_pages`` pages.
+        """
+        request = PageRequest(dict(params or {}), dict(json) if json is not None else None)
+        paginator.init_request(request)
+        for number in range(paginator.max_pages):
+            sent = request.sent()
+            response = self.request(method, path, params=request.params or None, json=request.json)
+            page_items = items(response, number)
+            paginator.update_state(response.data, page_items)
+            yield Page(items=page_items, data=response.data, sent=sent, number=number)
+            if not paginator.has_next_page:
+                return
+            paginator.update_request(request)
+        raise ProviderError(self.provider, f"{self.provider}: {what} did not end after {paginator.max_pages} pages.",
+                            endpoint=path)
 
     @contextlib.contextmanager
     def _slot(self) -> Iterator[None]:

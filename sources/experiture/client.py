@@ -9,6 +9,7 @@ from typing import Any
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
+from sources.common.paging import OffsetPaginator
 from sources.experiture import settings as s
 
 log = logging.getLogger("campaign_etl.experiture")
@@ -77,19 +78,14 @@ class ExperitureClient:
         return Listing(union, len(readings), False, requests)
 
     def _read_once(self) -> _Reading:
-        offset = 0
         ids: list[str] = []
         items: dict[str, dict[str, Any]] = {}
         totals: set[int] = set()
         duplicates = False
-        requests = 0
-        for _ in range(s.MAX_PAGES):
-            params = {"limit": self.page_size, "offset": offset, **s.LIST_SORT}
-            body = self._body(self._http.get(s.CAMPAIGNS, params=params), endpoint="campaigns",
-                              what="the campaign list")
-            requests += 1
-            data = body.get("data")
-            pagination = body.get("pagination")
+
+        def campaigns(response: HttpResponse, number: int) -> list[Any]:
+            body = self._body(response, endpoint="campaigns", what="the campaign list")
+            data, pagination = body.get("data"), body.get("pagination")
             if not isinstance(data, list) or not isinstance(pagination, dict):
                 raise ProviderError(s.NAME, "experiture: the campaign list answer has no data array or no "
                                             "pagination object.", endpoint=s.CAMPAIGNS)
@@ -98,7 +94,16 @@ class ExperitureClient:
                 raise ProviderError(s.NAME, "experiture: the campaign list answer lacks pagination.total or a "
                                             "positive pagination.limit.", endpoint=s.CAMPAIGNS)
             totals.add(total)
-            for item in data:
+            return data
+
+        # DOC loop: advance by the returned limit, stop once the offset reaches the total
+        paginator = OffsetPaginator(limit=self.page_size, total_path="pagination.total",
+                                    returned_limit_path="pagination.limit", max_pages=s.MAX_PAGES)
+        requests = 0
+        for page in self._http.paginate("GET", s.CAMPAIGNS, paginator, items=campaigns, params=dict(s.LIST_SORT),
+                                        what="the campaign list"):
+            requests += 1
+            for item in page.items:
                 cid = item.get("campaignId") if isinstance(item, dict) else None
                 if not cid:
                     continue
@@ -108,13 +113,8 @@ class ExperitureClient:
                     continue
                 ids.append(cid)
                 items[cid] = item
-            # DOC loop: advance by the returned limit, stop once offset reaches the total
-            offset += limit
-            if offset >= total or not data:
-                consistent = len(totals) == 1 and len(ids) == total and not duplicates
-                return _Reading(ids, items, consistent, requests)
-        raise ProviderError(s.NAME, f"experiture: the campaign list did not end after {s.MAX_PAGES} pages.",
-                            endpoint=s.CAMPAIGNS)
+        consistent = len(totals) == 1 and len(ids) == min(totals) and not duplicates
+        return _Reading(ids, items, consistent, requests)
 
     # -- per campaign -----------------------------------------------------------------------------------------
 

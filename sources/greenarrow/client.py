@@ -6,7 +6,7 @@ from typing import Any
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
-from sources.common.paging import Page, page_numbers
+from sources.common.paging import PageNumberPaginator
 from sources.common.windows import Window
 from sources.greenarrow import settings as s
 
@@ -48,28 +48,23 @@ class GreenArrowClient:
         first row per link id loses nothing that existed when the read began and counts nothing twice.
         """
         path = s.LINK_STATS.format(campaign_id=campaign_id)
+        what = f"link_stats of campaign {campaign_id}"
         meta: dict[str, Any] = {"per_page": self.per_page, "pages": 0, "all_unclicked_links_recorded": None}
 
-        def fetch(page: int) -> Page:
-            data, envelope = self._data_and_envelope(
-                self._http.get(path, params={"page": page, "per_page": self.per_page}),
-                what=f"link_stats of campaign {campaign_id}")
+        def links(response: HttpResponse, number: int) -> list[Any]:
+            data = self._data(response, what=what)
             if not isinstance(data, dict) or not isinstance(data.get("links", []), list):
-                raise EntitySkipped(f"malformed answer: link_stats page {page} of campaign {campaign_id}")
+                raise EntitySkipped(f"malformed answer: link_stats page {number} of campaign {campaign_id}")
             meta["pages"] += 1
             meta["all_unclicked_links_recorded"] = data.get("all_unclicked_links_recorded")
-            items = list(data.get("links") or [])
-            num_pages = envelope.get("num_pages")
-            if isinstance(num_pages, int) and not isinstance(num_pages, bool):
-                has_more = page + 1 < num_pages
-            else:  # no page count in the answer: a full page may have a successor
-                has_more = len(items) >= self.per_page
-            return Page(items=items, has_more=has_more)
+            return list(data.get("links") or [])
 
+        # DOC: pages from 0, per_page <= 500, num_pages in the envelope; without it, a full page may have more
+        paginator = PageNumberPaginator(base=s.LINK_STATS_FIRST_PAGE, size=self.per_page, size_param="per_page",
+                                        total_pages_path="num_pages")
         seen: dict[Any, dict[str, Any]] = {}
-        for result in page_numbers(fetch, first=s.LINK_STATS_FIRST_PAGE, provider=s.NAME,
-                                   what=f"link_stats of campaign {campaign_id}"):
-            for link in result.items:
+        for page in self._http.paginate("GET", path, paginator, items=links, what=what):
+            for link in page.items:
                 if isinstance(link, dict) and link.get("link_id") is not None:
                     seen.setdefault(link["link_id"], link)
         return list(seen.values()), meta

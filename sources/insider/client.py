@@ -9,7 +9,7 @@ from typing import Any
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
-from sources.common.paging import Page, page_numbers
+from sources.common.paging import PageNumberPaginator
 from sources.insider import settings as s
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -52,27 +52,22 @@ class InsiderClient:
         what = f"overall-metrics {start}..{end}"
         records: dict[str, OverallRecord] = {}
 
-        def fetch(page: int) -> Page:
-            body = {**self._dates(start, end), "page": page, "per_page": self.per_page}
-            data = self._answer(self._http.post(s.OVERALL_METRICS, json=body), what=what)
-            items = data.get("data")
+        def campaigns(response: HttpResponse, number: int) -> list[Any]:
+            items = self._answer(response, what=what).get("data")
             if not isinstance(items, list):
-                raise HttpStatusError(s.NAME, f"insider answered {what} page {page} without a data list.",
-                                      endpoint=s.OVERALL_METRICS, status=200, body=None)
-            for item in items:
+                raise HttpStatusError(s.NAME, f"insider answered {what} page {number + s.FIRST_PAGE} without a data "
+                                              f"list.", endpoint=s.OVERALL_METRICS, status=200, body=None)
+            return items
+
+        # DOC: page 1-based, per_page <= 20, `total` items (the answer also states the per_page it used)
+        paginator = PageNumberPaginator(base=s.FIRST_PAGE, size=self.per_page, size_param="per_page",
+                                        total_items_path="total", returned_size_path="per_page", in_body=True)
+        for page in self._http.paginate("POST", s.OVERALL_METRICS, paginator, items=campaigns,
+                                        json=self._dates(start, end), what=what):
+            for item in page.items:
                 if isinstance(item, dict) and item.get("builderId") is not None:
                     builder_id = str(item["builderId"])
-                    records.setdefault(builder_id, OverallRecord(builder_id, item, body))
-            total = data.get("total")
-            per_page = _int(data.get("per_page")) or self.per_page
-            if isinstance(total, int):
-                has_more = page * per_page < total
-            else:  # no total: a full page may have a successor
-                has_more = len(items) >= per_page
-            return Page(items=items, has_more=has_more)
-
-        for _ in page_numbers(fetch, first=s.FIRST_PAGE, provider=s.NAME, what=what):
-            pass
+                    records.setdefault(builder_id, OverallRecord(builder_id, item, page.sent))
         return list(records.values())
 
     def campaign_metrics(self, builder_id: str, start: dt.date, end: dt.date, *,

@@ -19,6 +19,7 @@ from sources.common import interrupt
 from sources.common.errors import (EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError,
                                    TransientHttpError)
 from sources.common.http import HttpClient, HttpResponse
+from sources.common.paging import PageNumberPaginator
 from sources.parrot import settings as s
 
 log = logging.getLogger("campaign_etl.parrot")
@@ -105,24 +106,28 @@ class ParrotClient:
     def post_campaigns(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Every post campaign of the account (pages 1..total_pages, de-duplicated by id) and the paging used."""
         path = s.POST_CAMPAIGNS.format(account_id=self.account_id)
+        what = f"the post campaigns of account {self.account_id}"
         seen: dict[str, dict[str, Any]] = {}
-        page = 1
-        for _ in range(s.MAX_PAGES):
-            response = self._http.get(path, params={"page": page, "page_size": self.page_size})
-            body = self._body(response, what=f"the post campaigns of account {self.account_id}", listing=True)
+
+        def campaigns(response: HttpResponse, number: int) -> list[Any]:
+            body = self._body(response, what=what, listing=True)
             data, meta = body.get("data"), body.get("meta")
             if not isinstance(data, list) or not isinstance(meta, dict):
                 raise ProviderError(s.NAME, "parrot: the post campaign list answer has no data array or no meta.",
                                     endpoint=path)
-            for item in data:
+            return data
+
+        # ASSUMPTION: page 1-based, page_size <= 100, meta.total_pages; an answer without it is the last page
+        paginator = PageNumberPaginator(base=1, size=self.page_size, size_param="page_size",
+                                        total_pages_path="meta.total_pages", stop_without_total=True,
+                                        max_pages=s.MAX_PAGES)
+        pages = 0
+        for page in self._http.paginate("GET", path, paginator, items=campaigns, what="the post campaign list"):
+            pages += 1
+            for item in page.items:
                 if isinstance(item, dict) and item.get("id") is not None:
                     seen.setdefault(str(item["id"]), item)
-            total_pages = meta.get("total_pages")
-            if not data or not isinstance(total_pages, int) or page >= total_pages:
-                return list(seen.values()), {"page_size": self.page_size, "pages": page}
-            page += 1
-        raise ProviderError(s.NAME, f"parrot: the post campaign list did not end after {s.MAX_PAGES} pages.",
-                            endpoint=path)
+        return list(seen.values()), {"page_size": self.page_size, "pages": pages}
 
     # -- metrics ----------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pendulum
 
 from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
-from sources.common.paging import Page, page_numbers
+from sources.common.paging import PageNumberPaginator
 from sources.shoplive import settings as s
 
 
@@ -35,7 +35,7 @@ class ShopliveClient:
         ASSUMPTION (shoplive.md): the envelope is only ``results``; a page shorter than ``count`` is the last.
         """
         path = s.SEARCH.format(access_key=self.access_key)
-        base: dict[str, Any] = {"count": s.MAX_COUNT, "sortAscending": "true"}
+        base: dict[str, Any] = {"sortAscending": "true"}
         if scheduled_from is not None:
             base["from"] = api_time(scheduled_from)
         if scheduled_to is not None:
@@ -44,17 +44,17 @@ class ShopliveClient:
             base["campaignKeys"] = ",".join(campaign_keys)
         found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
-        def fetch(page: int) -> Page:
-            params = {**base, "page": page}
-            items = self._results(self._http.get(path, params=params), what=f"campaign search page {page}")
-            for item in items:
+        def results(response: HttpResponse, number: int) -> list[Any]:
+            return self._results(response, what=f"campaign search page {number + s.FIRST_PAGE}")
+
+        # DOC: page 1-based, count <= 20; ASSUMPTION: no total, a short page is the last
+        paginator = PageNumberPaginator(base=s.FIRST_PAGE, size=s.MAX_COUNT, size_param="count")
+        for page in self._http.paginate("GET", path, paginator, items=results, params=base,
+                                        what="campaign search"):
+            for item in page.items:
                 key = _campaign_key(item)
                 if key is not None:
-                    found.setdefault(key, (item, params))
-            return Page(items=items, has_more=len(items) >= s.MAX_COUNT)
-
-        for _ in page_numbers(fetch, first=s.FIRST_PAGE, provider=s.NAME, what="campaign search"):
-            pass
+                    found.setdefault(key, (item, page.sent))
         return list(found.values())
 
     def stats(self, start: dt.datetime, end: dt.datetime,
