@@ -16,6 +16,7 @@ how each window went); the report is in memory and the runner writes the window 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,46 @@ _JSON_COLUMNS: dict[str, Any] = {
 }
 
 Mode = Literal["nightly", "backfill"]
+
+_INT_MIN = -(2**63)          # dlt serializes with orjson: 64-bit integers (signed, or unsigned up to 2^64 - 1) only
+_INT_MAX = 2**64 - 1
+
+
+def storable(value: Any) -> Any:
+    """``value`` (a decoded JSON answer) in a form dlt can store without losing what was sent.
+
+    Python's json accepts integers of any size and the tokens NaN / Infinity; orjson, which dlt writes with,
+    refuses an integer beyond 64 bits (the whole load fails) and writes NaN as null (the value is lost). So an
+    int outside [-2^63, 2^64-1] becomes its exact decimal string and a float NaN / inf becomes ``"NaN"`` /
+    ``"Infinity"`` / ``"-Infinity"``, through dicts and lists at any depth; everything else is unchanged (and
+    returned as the same object when nothing in it needed a change). The transforms read those strings back
+    and quarantine them (``transforms/sql/00_macros/values.sql``).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            stored = storable(item)
+            if stored is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = stored
+        return value if changed is None else changed
+    if isinstance(value, (list, tuple)):
+        items = [storable(item) for item in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return items
+    return value
 
 
 def now_utc() -> pendulum.DateTime:
@@ -135,7 +176,7 @@ class RawWriter:
             "provider": self.provider, "account_id": account_id, "campaign_id": campaign_id, "endpoint": endpoint,
             "window_start": _ts(window.start if window else None), "window_end": _ts(window.end if window else None),
             "http_status": http_status, "reason": redact(reason), "run_id": self.plan.run_id,
-            "observed_at": _ts(now_utc()), "request_params": scrub_params(request_params),
+            "observed_at": _ts(now_utc()), "request_params": storable(scrub_params(request_params)),
         })
 
 
@@ -150,17 +191,18 @@ class Fetch:
         self.account_id = account_id
         self.campaign_id = campaign_id
         self.window = window
-        self.request_params = scrub_params(request_params)
+        self.request_params = storable(scrub_params(request_params))
         self.fetch_id = uuid.uuid4().hex
         self.fetched_at = now_utc()
         self._records: list[tuple[str, dict[str, Any]]] = []
 
     def add(self, table_endpoint: str, payload: Any, *, campaign_id: str | None = None,
             request_params: dict[str, Any] | None = None) -> None:
-        """Keep one API record for ``raw.<provider>_<table_endpoint>``."""
+        """Keep one API record for ``raw.<provider>_<table_endpoint>``, made ``storable`` (as sent, and loadable)."""
         self._records.append((table_endpoint, {
-            "payload": payload, "campaign_id": campaign_id if campaign_id is not None else self.campaign_id,
-            "request_params": scrub_params(request_params) if request_params is not None else self.request_params,
+            "payload": storable(payload), "campaign_id": campaign_id if campaign_id is not None else self.campaign_id,
+            "request_params": storable(scrub_params(request_params)) if request_params is not None
+            else self.request_params,
         }))
 
     def __len__(self) -> int:
@@ -183,5 +225,6 @@ class Fetch:
         for table_endpoint, batch in batches.items():
             yield _mark(f"{w.provider}_{table_endpoint}", batch)
         yield _mark(f"{w.provider}_fetches", {**lineage, "endpoint": self.endpoint, "campaign_id": self.campaign_id,
-                                             "records": len(self._records), "request_params": self.request_params})
+                                             "records": len(self._records),
+                                             "request_params": storable(self.request_params)})
         w.report.add(records=len(self._records))

@@ -1,24 +1,20 @@
 -- materialize: fact
 -- inputs: greenarrow_link_stats
 -- grain: one row per (list, campaign, link, metric) from the newest complete link_stats pull of each campaign.
-with source as (
-    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload
-    from cur_greenarrow_link_stats
-),
-
-fields as (
-    select s.account_id, s.campaign_id, s.scope_key, s.observed_at, s.payload ->> '$.link_id' as link_id,
-        f.key as metric, f.value as field_value, f.type as field_type
-    from source as s, json_each(s.payload) as f
+-- The published values of int_greenarrow__metric_values.sql for the link_stats endpoint: clicks_total,
+-- clicks_unique, clicks_unique_by_link and any numeric field added later; quarantined values are in
+-- stg_greenarrow__quarantine.sql.
+with metric_values as (
+    select *
+    from int_greenarrow__metric_values
+    where endpoint = 'link_stats'
 ),
 
 final as (
-    select 'greenarrow' as provider, account_id, campaign_id, 'link' as breakdown_type, link_id as breakdown_value,
-        cast(null as timestamp) as period_start, cast(null as timestamp) as period_end,
-        metric, cast(field_value as double) as value, 'count' as unit, cast(null as varchar) as currency,
-        observed_at, scope_key
-    from fields
-    where field_type in ('BIGINT', 'UBIGINT', 'DOUBLE') and metric <> 'link_id'
+    select provider, account_id, campaign_id, breakdown_type, breakdown_value, period_start, period_end,
+        metric, value, unit, currency, observed_at, scope_key
+    from metric_values
+    where value is not null and reason is null
 )
 
 select * from final

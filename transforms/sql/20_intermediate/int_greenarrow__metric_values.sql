@@ -1,0 +1,154 @@
+-- materialize: intermediate
+-- inputs: greenarrow_campaigns, greenarrow_link_stats
+-- grain: one row per candidate metric value of the newest details and link_stats pull of each campaign (a field
+-- of stat_summary, of a content_stats slice's stat_summary, a bounce code count, a link count), plus one row per
+-- metrics block that should be there and is not. value is set when the value is published, reason when it is
+-- quarantined (00_macros/values.sql); stg_greenarrow__campaign_metrics.sql, stg_greenarrow__link_stats.sql and
+-- stg_greenarrow__quarantine.sql only filter this relation, so fact and quarantine cannot disagree.
+-- GreenArrow figures are lifetime totals: no period.
+with campaigns as (
+    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload,
+        -- DOC (docs/providers/greenarrow.md, Traps): a never-sent campaign has no stat_summary and no metric
+        -- rows, so a missing metrics block is a fault only once the campaign has started sending
+        (payload ->> '$.dispatch.started_at') is not null as has_started
+    from cur_greenarrow_campaigns
+),
+
+links as (
+    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload
+    from cur_greenarrow_link_stats
+),
+
+summaries as (
+    select account_id, campaign_id, scope_key, observed_at,
+        'total' as breakdown_type,
+        'total' as breakdown_value,
+        'stat_summary' as block,
+        payload -> '$.stat_summary' as summary,
+        json_exists(payload, '$.stat_summary') as block_sent,
+        has_started
+    from campaigns
+    union all
+    select c.account_id, c.campaign_id, c.scope_key, c.observed_at,
+        'content' as breakdown_type,
+        s.value ->> '$.content.id' as breakdown_value,
+        'content_stats[' || coalesce(s.value ->> '$.content.id', s.key) || '].stat_summary' as block,
+        s.value -> '$.stat_summary' as summary,
+        coalesce(json_exists(s.value, '$.stat_summary'), false) as block_sent,
+        c.has_started
+    from campaigns as c, json_each(c.payload -> '$.content_stats') as s
+    where json_type(c.payload -> '$.content_stats') = 'ARRAY'
+),
+
+summary_fields as (
+    select s.account_id, s.campaign_id, s.scope_key, s.observed_at, s.breakdown_type, s.breakdown_value,
+        'campaigns' as endpoint,
+        s.block || '.' || f.key as field,
+        f.key as metric,
+        f.value as v,
+        greenarrow__summary_kind(f.key) as kind
+    from summaries as s, json_each(s.summary) as f
+    where json_type(s.summary) = 'OBJECT'
+      and f.key <> 'bounces_unique_by_code'
+),
+
+bounce_codes as (
+    -- DOC: bounces_unique_by_code is {}, null or code -> count; {} and null hold nothing to load
+    select s.account_id, s.campaign_id, s.scope_key, s.observed_at,
+        case when s.breakdown_type = 'total' then 'bounce_code' else 'content_bounce_code' end as breakdown_type,
+        case when s.breakdown_type = 'total' then c.key else s.breakdown_value || '/' || c.key end as breakdown_value,
+        'campaigns' as endpoint,
+        s.block || '.bounces_unique_by_code.' || c.key as field,
+        'bounces_unique' as metric,
+        c.value as v,
+        'count' as kind
+    from summaries as s, json_each(s.summary -> '$.bounces_unique_by_code') as c
+    where json_type(s.summary -> '$.bounces_unique_by_code') = 'OBJECT'
+),
+
+link_fields as (
+    select l.account_id, l.campaign_id, l.scope_key, l.observed_at,
+        'link' as breakdown_type,
+        l.payload ->> '$.link_id' as breakdown_value,
+        'link_stats' as endpoint,
+        'links[' || coalesce(l.payload ->> '$.link_id', '?') || '].' || f.key as field,
+        f.key as metric,
+        f.value as v,
+        greenarrow__link_kind(f.key) as kind
+    from links as l, json_each(l.payload) as f
+    where json_type(l.payload) = 'OBJECT'
+),
+
+candidates as (
+    select * from summary_fields
+    union all
+    select * from bounce_codes
+    union all
+    select * from link_fields
+),
+
+readings as (
+    -- each macro once per row (a macro is inlined where it is used): value and reason below are
+    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
+    select *,
+        etl__read(v, kind) as number,
+        etl__unit(v, kind) as unit,
+        etl__currency(v, kind, null) as currency
+    from candidates
+    where kind <> 'descriptive'
+),
+
+checked as (
+    select *, etl__check(v, kind, number, unit) as reason
+    from readings
+),
+
+parsed as (
+    select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value, endpoint, field, metric,
+        cast(v as varchar) as raw_value,
+        case when reason is null then number end as value,
+        unit,
+        currency,
+        reason
+    from checked
+),
+
+missing_blocks as (
+    -- a block that should hold metrics and does not: one row naming it, or its metrics would vanish unseen
+    select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value,
+        'campaigns' as endpoint,
+        block as field,
+        cast(null as varchar) as metric,
+        cast(summary as varchar) as raw_value,
+        cast(null as double) as value,
+        cast(null as varchar) as unit,
+        cast(null as varchar) as currency,
+        case when not block_sent then 'missing block'
+             when json_type(summary) = 'NULL' then 'null block'
+             else 'not an object' end as reason
+    from summaries
+    where has_started and coalesce(json_type(summary), 'NULL') <> 'OBJECT'
+    union all
+    select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value,
+        'campaigns' as endpoint,
+        block || '.bounces_unique_by_code' as field,
+        cast(null as varchar) as metric,
+        cast(summary -> '$.bounces_unique_by_code' as varchar) as raw_value,
+        cast(null as double) as value,
+        cast(null as varchar) as unit,
+        cast(null as varchar) as currency,
+        'not an object' as reason
+    from summaries
+    where json_type(summary) = 'OBJECT'
+      and json_type(summary -> '$.bounces_unique_by_code') not in ('OBJECT', 'NULL')
+),
+
+final as (
+    select 'greenarrow' as provider, account_id, campaign_id, scope_key, observed_at,
+        cast(null as timestamp) as period_start,
+        cast(null as timestamp) as period_end,
+        breakdown_type, breakdown_value, endpoint, field, metric, raw_value, value, unit, currency, reason
+    from (select * from parsed union all select * from missing_blocks)
+)
+
+select * from final

@@ -1,0 +1,212 @@
+-- materialize: intermediate
+-- inputs: insider_overall_metrics, insider_campaign_metrics
+-- grain: one row per candidate metric value of the newest pull of each window: every non-descriptive field of an
+-- overall-metrics record (breakdown total, priority 0); every field of a campaign-metrics deviceMetrics /
+-- unsuccessfulMessages / clickMetrics entry (its breakdown, priority 1); every overview leaf (priority 2) and
+-- top-level scalar (priority 3) of campaign-metrics whose name the same window's overall-metrics record of the
+-- campaign does not have (overall-metrics owns the totals it reports, so an owned name is no candidate); plus one
+-- row per campaign-metrics block (overview, deviceMetrics, unsuccessfulMessages) that is missing or null. value
+-- is set when published, reason when quarantined (00_macros/values.sql). The fact files
+-- stg_insider__overall_metrics.sql and stg_insider__campaign_metrics.sql and stg_insider__quarantine.sql only
+-- filter (and de-duplicate) this relation, so fact and quarantine cannot disagree.
+with overall as (
+    select account_id, campaign_id, scope_key,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        cast(fetched_at as timestamp) as observed_at,
+        payload
+    from cur_insider_overall_metrics
+),
+
+metrics as (
+    select account_id, campaign_id, scope_key,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        cast(fetched_at as timestamp) as observed_at,
+        payload,
+        payload ->> '$.preferredCurrency' as account_currency
+    from cur_insider_campaign_metrics
+),
+
+-- overall-metrics revenue carries no currency: it is the account's, named by the same window's campaign-metrics
+-- answer for the campaign (NULL when that call was skipped)
+currencies as (
+    select scope_key, campaign_id, any_value(account_currency) as currency
+    from metrics
+    group by scope_key, campaign_id
+),
+
+owned as (
+    select o.scope_key, o.campaign_id, etl__snake(f.key) as metric
+    from overall as o, json_each(o.payload) as f
+    where json_type(o.payload) = 'OBJECT'
+),
+
+overall_fields as (
+    select o.account_id, o.campaign_id, o.scope_key, o.period_start, o.period_end, o.observed_at,
+        'total' as breakdown_type,
+        'total' as breakdown_value,
+        'overall_metrics' as endpoint,
+        f.key as field,
+        etl__snake(f.key) as metric,
+        f.value as v,
+        insider__overall_kind(f.key) as kind,
+        c.currency as account_currency,
+        0 as priority
+    from overall as o
+    join json_each(o.payload) as f on true
+    left join currencies as c on c.scope_key = o.scope_key and c.campaign_id = o.campaign_id
+    where json_type(o.payload) = 'OBJECT'
+),
+
+entries as (
+    select m.*,
+        'device' as breakdown_type,
+        e.value ->> '$.device' as breakdown_value,
+        'deviceMetrics[' || coalesce(e.value ->> '$.device', '?') || ']' as entry_path,
+        e.value as entry
+    from metrics as m, json_each(m.payload -> '$.deviceMetrics') as e
+    where json_type(m.payload -> '$.deviceMetrics') = 'ARRAY'
+    union all
+    select m.*,
+        case g.key when 'dropped' then 'drop_reason' when 'undelivered' then 'undelivered_reason'
+                   else etl__snake(g.key) || '_reason' end as breakdown_type,
+        e.value ->> '$.label' as breakdown_value,
+        'unsuccessfulMessages.' || g.key || '[' || coalesce(e.value ->> '$.label', '?') || ']' as entry_path,
+        e.value as entry
+    from metrics as m, json_each(m.payload -> '$.unsuccessfulMessages') as g, json_each(g.value) as e
+    where json_type(m.payload -> '$.unsuccessfulMessages') = 'OBJECT' and json_type(g.value) = 'ARRAY'
+    union all
+    select m.*,
+        'click_action' as breakdown_type,
+        e.value ->> '$.name' as breakdown_value,
+        'clickMetrics[' || coalesce(e.value ->> '$.name', '?') || ']' as entry_path,
+        e.value as entry
+    from metrics as m, json_each(m.payload -> '$.clickMetrics') as e
+    where json_type(m.payload -> '$.clickMetrics') = 'ARRAY'
+),
+
+entry_fields as (
+    select e.account_id, e.campaign_id, e.scope_key, e.period_start, e.period_end, e.observed_at,
+        e.breakdown_type,
+        coalesce(e.breakdown_value, '(unknown)') as breakdown_value,
+        'campaign_metrics' as endpoint,
+        e.entry_path || '.' || f.key as field,
+        etl__snake(f.key) as metric,
+        f.value as v,
+        insider__display_kind(f.key) as kind,
+        e.account_currency,
+        1 as priority
+    from entries as e, json_each(e.entry) as f
+    where json_type(e.entry) = 'OBJECT'
+),
+
+total_fields as (
+    select m.account_id, m.campaign_id, m.scope_key, m.period_start, m.period_end, m.observed_at,
+        'total' as breakdown_type,
+        'total' as breakdown_value,
+        'campaign_metrics' as endpoint,
+        'overview' || substr(t.fullkey, 2) as field,
+        etl__snake(t.key) as metric,
+        t.value as v,
+        insider__display_kind(t.key) as kind,
+        m.account_currency,
+        2 as priority
+    from metrics as m, json_tree(m.payload -> '$.overview') as t
+    where json_type(m.payload -> '$.overview') = 'OBJECT'
+      and t.type not in ('OBJECT', 'ARRAY') and t.key is not null and t.fullkey not like '%[%'
+    union all
+    select m.account_id, m.campaign_id, m.scope_key, m.period_start, m.period_end, m.observed_at,
+        'total' as breakdown_type,
+        'total' as breakdown_value,
+        'campaign_metrics' as endpoint,
+        f.key as field,
+        etl__snake(f.key) as metric,
+        f.value as v,
+        insider__top_kind(f.key) as kind,
+        m.account_currency,
+        3 as priority
+    from metrics as m, json_each(m.payload) as f
+    where json_type(m.payload) = 'OBJECT' and f.type not in ('OBJECT', 'ARRAY')
+),
+
+unowned_totals as (
+    select t.*
+    from total_fields as t
+    where not exists (
+        select 1 from owned as o
+        where o.scope_key = t.scope_key and o.campaign_id = t.campaign_id and o.metric = t.metric)
+),
+
+candidates as (
+    select * from overall_fields
+    union all
+    select * from entry_fields
+    union all
+    select * from unowned_totals
+),
+
+readings as (
+    -- each macro once per row (a macro is inlined where it is used): value and reason below are
+    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
+    select *,
+        etl__read(v, kind) as number,
+        etl__unit(v, kind) as unit,
+        etl__currency(v, kind, account_currency) as currency
+    from candidates
+    where kind <> 'descriptive'
+),
+
+checked as (
+    select *, etl__check(v, kind, number, unit) as reason
+    from readings
+),
+
+parsed as (
+    select account_id, campaign_id, scope_key, observed_at, period_start, period_end, breakdown_type,
+        breakdown_value, endpoint, field, metric,
+        cast(v as varchar) as raw_value,
+        case when reason is null then number end as value,
+        unit,
+        currency,
+        reason,
+        priority
+    from checked
+),
+
+blocks as (
+    select m.*, b.block, b.expected_type
+    from metrics as m,
+        (values ('overview', 'OBJECT'), ('deviceMetrics', 'ARRAY'), ('unsuccessfulMessages', 'OBJECT'))
+            as b (block, expected_type)
+    where json_type(m.payload) = 'OBJECT'
+),
+
+missing_blocks as (
+    -- the documented answer always carries these blocks; without one, its breakdown rows would vanish unseen
+    select account_id, campaign_id, scope_key, observed_at, period_start, period_end,
+        cast(null as varchar) as breakdown_type,
+        cast(null as varchar) as breakdown_value,
+        'campaign_metrics' as endpoint,
+        block as field,
+        cast(null as varchar) as metric,
+        cast(payload -> ('$.' || block) as varchar) as raw_value,
+        cast(null as double) as value,
+        cast(null as varchar) as unit,
+        cast(null as varchar) as currency,
+        case when not json_exists(payload, '$.' || block) then 'missing block'
+             when json_type(payload -> ('$.' || block)) = 'NULL' then 'null block'
+             else 'not an ' || lower(expected_type) end as reason,
+        cast(null as integer) as priority
+    from blocks
+    where coalesce(json_type(payload -> ('$.' || block)), 'NULL') <> expected_type
+),
+
+final as (
+    select 'insider' as provider, account_id, campaign_id, scope_key, observed_at, period_start, period_end,
+        breakdown_type, breakdown_value, endpoint, field, metric, raw_value, value, unit, currency, reason,
+        priority
+    from (select * from parsed union all select * from missing_blocks)
+)
+
+select * from final
