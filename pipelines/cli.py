@@ -20,9 +20,9 @@ from pipelines import report
 from pipelines.config import check_files, check_keys, warehouse_path
 from pipelines.runner import Progress, load, transform_only
 from sources import registry
-from sources.common import interrupt
-from sources.common.errors import CampaignEtlError, ConfigError, first_line
-from sources.common.redact import RedactingFilter, redact
+from core import interrupt
+from core.errors import CampaignEtlError, ConfigError, first_line
+from core.redact import RedactingFilter, redact
 from sources.common.windows import check_date_range
 
 PROG = "campaign-etl"
@@ -88,7 +88,7 @@ def _setup_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # No usage telemetry leaves a loader that holds customer credentials, unless someone opts in explicitly.
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    # SIGINT / SIGTERM are ours for the whole command (sources.common.interrupt); dlt must not swap handlers
+    # SIGINT / SIGTERM are ours for the whole command (core.interrupt); dlt must not swap handlers
     os.environ["RUNTIME__INTERCEPT_SIGNALS"] = "false"
     parser = build_parser()
     try:

@@ -24,7 +24,7 @@ import httpx
 import pendulum
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 from sources.common.provider import ConfigKey, ProviderSettings, ProviderSpec
 from sources.common.windows import check_date_range, utc
 

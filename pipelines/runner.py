@@ -27,13 +27,13 @@ from pipelines import ledger
 from pipelines.config import resolve
 from pipelines.warehouse import WorkArea, disk_error
 from sources import registry
-from sources.common import interrupt
-from sources.common.errors import (CampaignEtlError, ConfigError, DiskFull, ProviderAuthError, ProviderError,
+from core import interrupt
+from core.errors import (CampaignEtlError, ConfigError, DiskFull, ProviderAuthError, ProviderError,
                                    first_line)
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport
-from sources.common.redact import redact
+from core.redact import redact
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
 from transforms import CheckResult, TransformResult, run_checks, run_transforms
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.common.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
+from core.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
 
 STORAGE_COMPATIBILITY = "v1.0.0"
 

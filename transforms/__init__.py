@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.common.errors import CampaignEtlError, first_line
+from core.errors import CampaignEtlError, first_line
 
 log = logging.getLogger("campaign_etl.transforms")
 

@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from sources.common import interrupt
-from sources.common.errors import ProviderError, ResponseTooLarge, TransientHttpError
+from core import interrupt
+from core.errors import ProviderError, ResponseTooLarge, TransientHttpError
 from sources.common.paging import Page, PageRequest, Paginator
-from sources.common.redact import redact, register_secret
+from core.redact import redact, register_secret
 
 log = logging.getLogger("campaign_etl.http")
 

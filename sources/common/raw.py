@@ -26,7 +26,7 @@ from typing import Any, Literal
 import dlt
 import pendulum
 
-from sources.common.redact import redact, scrub_params
+from core.redact import redact, scrub_params
 from sources.common.windows import Window
 
 _JSON_COLUMNS: dict[str, Any] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 
 UTC = pendulum.UTC
 # Dates a run may ask for. No provider keeps campaign data from before 2000, and a year past 2099 is a typo;

@@ -18,7 +18,7 @@ import dlt
 import pendulum
 from dlt.common.typing import TSecretStrValue
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient
 from sources.common.provider import standalone
 from sources.common.raw import ExtractPlan, ExtractReport, RawWriter

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import OffsetPaginator
 from sources.experiture import settings as s

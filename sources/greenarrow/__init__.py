@@ -14,7 +14,7 @@ from typing import Any
 import dlt
 from dlt.common.typing import TSecretStrValue
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
 from sources.common.http import HttpClient
 from sources.common.provider import standalone
 from sources.common.raw import ExtractPlan, ExtractReport, RawWriter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.common.windows import Window

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.insider import settings as s

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sources.common import interrupt
-from sources.common.errors import (EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError,
+from core import interrupt
+from core.errors import (EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError,
                                    TransientHttpError)
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator

@@ -7,7 +7,7 @@ from typing import Any
 
 import pendulum
 
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.shoplive import settings as s

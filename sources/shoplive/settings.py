@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from sources.common.errors import ProviderAuthError
+from core.errors import ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.common.provider import ConfigKey, ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from simulators.base import Faults, Response, SimApp
-from sources.common import interrupt
-from sources.common.errors import ResponseTooLarge, TransientHttpError
+from core import interrupt
+from core.errors import ResponseTooLarge, TransientHttpError
 from sources.common.http import HttpClient, HttpPolicy, RateLimiter, parse_retry_after
-from sources.common.redact import RedactingFilter, redact, register_secret
+from core.redact import RedactingFilter, redact, register_secret
 
 FAST = HttpPolicy(max_attempts=4, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_concurrency=4)
 

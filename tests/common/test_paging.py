@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sources.common.errors import ProviderError
+from core.errors import ProviderError
 from sources.common.http import HttpClient, HttpPolicy, HttpResponse
 from sources.common.paging import OffsetPaginator, PageNumberPaginator, PageRequest, value_at
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pendulum
 import pytest
 
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 from sources.common.windows import grid_floor, nightly_range, plan_windows, utc
 
 NOW = pendulum.datetime(2026, 11, 23, 11, 30, tz="UTC")  # a Monday

@@ -9,7 +9,7 @@ import pytest
 
 from simulators.base import SimServer
 from simulators.experiture import API, DEFAULT_TOKEN, ExperitureSim
-from sources.common.errors import EntitySkipped, ProviderAuthError
+from core.errors import EntitySkipped, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.experiture import settings as s
 from sources.experiture.client import ExperitureClient

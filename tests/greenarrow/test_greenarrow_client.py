@@ -8,7 +8,7 @@ import pendulum
 import pytest
 
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
-from sources.common.errors import EntitySkipped, ProviderAuthError
+from core.errors import EntitySkipped, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.common.windows import plan_windows
 from sources.greenarrow.client import GreenArrowClient

@@ -9,7 +9,7 @@ import pytest
 
 from simulators.base import Faults, SimServer
 from simulators.insider import CAMPAIGN_PATH, OVERALL_PATH, InsiderSim
-from sources.common.errors import EntitySkipped, ProviderAuthError
+from core.errors import EntitySkipped, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.insider import settings as s
 from sources.insider.client import InsiderClient, created_date

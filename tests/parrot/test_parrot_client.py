@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from simulators.parrot import API, DEFAULT_TOKEN, ParrotSim
-from sources.common.errors import ProviderAuthError
+from core.errors import ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.parrot import settings as s
 from sources.parrot.client import ParrotClient

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.config import check_keys, resolve, warehouse_path
 from sources import registry
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 
 NOW = pendulum.datetime(2026, 11, 25, 12, tz="UTC")
 

@@ -9,7 +9,7 @@ import pytest
 
 from simulators.base import SimServer
 from simulators.shoplive import DEFAULT_SECRET_B64, ShopliveSim, make_jwt
-from sources.common.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.shoplive import settings as s
 from sources.shoplive.client import ShopliveClient, api_time, batches

@@ -13,10 +13,10 @@ class                  raised when                                            ex
 ``DiskFull``           no space left where the loader writes                   1
 =====================  =====================================================  =========
 
-``sources.common.interrupt.Interrupted`` (SIGINT / SIGTERM) is not in this tree: it is a ``BaseException`` so that
+``core.interrupt.Interrupted`` (SIGINT / SIGTERM) is not in this tree: it is a ``BaseException`` so that
 no handler of ours or of dlt mistakes it for a provider failure; the CLI exits 130 / 143.
 
-Every message is one sentence, already free of secrets (see ``sources.common.redact``).
+Every message is one sentence, already free of secrets (see ``core.redact``).
 """
 
 from __future__ import annotations
