@@ -26,11 +26,7 @@ def register_secret(value: str | None) -> None:
     """Remember a secret (and its base64 forms) so it is masked wherever it would appear."""
     if not value or len(value) < 4:
         return
-    forms = {value}
-    try:
-        forms.add(base64.b64encode(value.encode()).decode())
-    except Exception:  # pragma: no cover - any str encodes
-        pass
+    forms = {value, base64.b64encode(value.encode()).decode()}
     if ":" in value:  # an <id>:<key> pair: the key half alone is secret too
         key = value.split(":", 1)[1]
         if len(key) >= 4:
@@ -67,7 +63,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string must not hide the log line
+        except (TypeError, ValueError):  # a broken format string must not hide the log line
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None

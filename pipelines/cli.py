@@ -13,23 +13,24 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import pendulum
 
+from core import interrupt
+from core.errors import CampaignEtlError, ConfigError, first_line
+from core.redact import RedactingFilter, redact
 from pipelines import report
 from pipelines.config import check_files, check_keys, warehouse_path
 from pipelines.runner import Progress, load, transform_only
 from sources import registry
-from core import interrupt
-from core.errors import CampaignEtlError, ConfigError, first_line
-from core.redact import RedactingFilter, redact
 from sources.common.windows import check_date_range
 
 PROG = "campaign-etl"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one sentence, exit 2
+    def error(self, message: str) -> NoReturn:  # one sentence, exit 2
         print(f"{PROG}: error: {message} (see '{PROG} --help')", file=sys.stderr)
         raise SystemExit(2)
 

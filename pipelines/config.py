@@ -68,7 +68,7 @@ def env_name(provider: str, key: str) -> str:
 
 def _lookup(provider: str, key: str, *, shared: bool, secret: bool = False) -> Any:
     accessor = dlt.secrets if secret else dlt.config
-    value = accessor.get(f"sources.{provider}.{key}")
+    value: Any = accessor.get(f"sources.{provider}.{key}")
     if value is None and shared:
         value = dlt.config.get(f"sources.{key}")
         if value is None:
@@ -116,7 +116,7 @@ def warehouse_path(cli_value: str | None) -> Path:
 def check_files() -> None:
     """Load dlt's config providers now, so that a TOML file that does not parse is one sentence, exit 2."""
     try:
-        dlt.config.config_providers  # noqa: B018 - the first access reads .dlt/config.toml and secrets.toml
+        _ = dlt.config.config_providers  # the first access reads .dlt/config.toml and secrets.toml
     except TomlProviderReadException as exc:
         raise ConfigError(_toml_problem(exc)) from None
 
@@ -241,8 +241,8 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     except httpx.InvalidURL:
         raise ConfigError(f"{env_name(spec.name, 'base_url')} is not a valid URL: '{base_url}'.") from None
     values["base_url"] = base_url
-    for key in spec.config_keys:
-        values[key.name] = _resolve_key(spec.name, key)
+    for config_key in spec.config_keys:
+        values[config_key.name] = _resolve_key(spec.name, config_key)
     policy_overrides: dict[str, Any] = {}
     shared: dict[str, Any] = {}
     for key, (kind, policy_field) in SHARED_KEYS.items():

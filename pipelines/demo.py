@@ -12,8 +12,8 @@ import pendulum
 from pipelines import report
 from pipelines.runner import Progress, load
 from simulators import registry as sim_registry
-from sources import registry as source_registry
 from simulators.base import SimServer
+from sources import registry as source_registry
 
 DEMO_HISTORY_DAYS = 120
 

@@ -101,6 +101,9 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
     done = failed = 0
     for w in windows:
         outcomes = by_window.get(_naive(w.start), [])
+        # the detail rows say how the last pull of the window went, not what earlier pulls left
+        con.execute("delete from etl.window_ledger where provider = ? and window_start = ? and account_id <> '*'",
+                    [provider, _naive(w.start)])
         for o in outcomes:
             con.execute("""
                 insert or replace into etl.window_ledger (provider, account_id, endpoint, window_start, window_end,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pendulum
 
@@ -23,7 +24,8 @@ def run_summary(result: RunResult) -> str:
     for o in result.outcomes:
         seconds = (o.finished_at - o.started_at).total_seconds() if o.finished_at else 0.0
         rows.append({
-            "provider": o.provider, "outcome": o.outcome, "windows": f"{o.windows_done}/{o.windows_done + o.windows_failed}",
+            "provider": o.provider, "outcome": o.outcome,
+            "windows": f"{o.windows_done}/{o.windows_done + o.windows_failed}",
             "records": o.records, "skipped": o.skipped, "requests": int(o.stats.get("requests", 0)),
             "retries": int(o.stats.get("retries", 0)), "429s": int(o.stats.get("throttled", 0)),
             "fact_rows": o.fact_rows_total, "seconds": round(seconds, 1),
@@ -51,7 +53,7 @@ def status(warehouse: Path) -> str:
         def rows(sql: str) -> list[tuple]:
             try:
                 return con.execute(sql).fetchall()
-            except Exception:  # a table an older warehouse does not have yet
+            except duckdb.CatalogException:  # a table an older warehouse does not have yet
                 return []
 
         last = {r[0]: r[1:] for r in rows("""
@@ -97,7 +99,8 @@ def status(warehouse: Path) -> str:
     failing = [r for r in checks if r[2] in ("fail", "error", "warn")]
     if failing:
         lines.append("data quality (analytics.data_quality):")
-        lines += [f"  {status.upper()} {check} [{provider}]: {count} row(s)" for check, provider, status, count in failing]
+        lines += [f"  {status.upper()} {check} [{provider}]: {count} row(s)"
+                  for check, provider, status, count in failing]
     if left:
         lines.append("windows not done yet (etl.window_ledger):")
         lines += [f"  {_left_line(*row)}" for row in left]

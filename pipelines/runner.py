@@ -16,31 +16,27 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dlt
 import duckdb
 import pendulum
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from core import interrupt
+from core.errors import CampaignEtlError, ConfigError, DiskFull, ProviderError, first_line
+from core.redact import redact
 from pipelines import ledger
 from pipelines.config import resolve
 from pipelines.warehouse import WorkArea, disk_error
 from sources import registry
-from core import interrupt
-from core.errors import (CampaignEtlError, ConfigError, DiskFull, ProviderAuthError, ProviderError,
-                                   first_line)
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
-from sources.common.raw import ExtractPlan, ExtractReport
-from core.redact import redact
+from sources.common.raw import ExtractPlan, ExtractReport, Mode
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
-from transforms import CheckResult, TransformResult, run_checks, run_transforms
+from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms
 
 log = logging.getLogger("campaign_etl.runner")
-
-Mode = Literal["nightly", "backfill"]
-
 
 @dataclass
 class ProviderOutcome:
@@ -153,7 +149,7 @@ def _disk_full_is_one_sentence(area: WorkArea) -> Iterator[None]:
         yield
     except DiskFull:
         raise
-    except Exception as exc:
+    except Exception as exc:  # any error may be the disk's: dlt's, DuckDB's, the filesystem's
         full = disk_error(exc, area.dir)
         if full is not None:
             raise full from None
@@ -230,7 +226,7 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
 
 
 def freshness_hours() -> float:
-    value = dlt.config.get("freshness_hours")
+    value: Any = dlt.config.get("freshness_hours")
     if value is None:
         value = dlt.config.get("sources.freshness_hours")
     try:
@@ -281,7 +277,8 @@ def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mod
             resumable = ledger.unfinished(con, name, now, request_key) if ledger.has_request(
                 con, name, request_key) else []
             if resumable:
-                cells = [w for left in resumable for w in _covering(con, name, left.start, left.grid_end, settings, now)]
+                cells = [w for left in resumable
+                         for w in _covering(con, name, left.start, left.grid_end, settings, now)]
                 windows = sorted({w.start: w for w in cells}.values())
             else:
                 windows = _covering(con, name, lo, hi, settings, now)
@@ -313,17 +310,9 @@ def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, setting
 
 
 def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
-    if not spec.refresh_sql:
-        return {}
+    """Campaigns to pull again whatever their window (still sending, not final): the transforms decide."""
     with area.connect() as con:
-        try:
-            rows = con.execute(spec.refresh_sql).fetchall()
-        except Exception:  # the raw table does not exist before the first load
-            return {}
-    refresh: dict[str, list[str]] = {}
-    for account_id, campaign_id in rows:
-        refresh.setdefault(str(account_id), []).append(str(campaign_id))
-    return refresh
+        return refresh_candidates(con, spec.name)
 
 
 def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome, *,
@@ -340,14 +329,12 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         progress(f"{name}: {exc}")
         return
     refresh = _refresh_ids(area, spec)
-    options = spec.http_options(settings) if spec.http_options else {}
     http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
-                      secrets=[settings.secret], policy=settings.policy, **options)
+                      secrets=[settings.secret], policy=settings.policy, **spec.http_options)
     per_load = spec_windows_per_load(spec, len(windows))
     chunks = [windows[i:i + per_load] for i in range(0, len(windows), per_load)] or [[]]
-    progress(f"{name}: {mode} {len(windows)} window(s) "
-             f"{windows[0].start.to_date_string() if windows else ''}..{windows[-1].end.to_date_string() if windows else ''}"
-             f" in {len(chunks)} load(s)")
+    span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
+    progress(f"{name}: {mode} {len(windows)} window(s) {span} in {len(chunks)} load(s)")
     try:
         pipeline = _recovered_pipeline(area, name, progress)
         for index, chunk in enumerate(chunks, start=1):
@@ -392,7 +379,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
 
 def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
     return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(str(area.work_db)),
-                        dataset_name="raw", pipelines_dir=str(area.dlt_dir), progress=None)
+                        dataset_name="raw", pipelines_dir=str(area.dlt_dir))
 
 
 def _load_chunk(pipeline: dlt.Pipeline, source: Any) -> str | None:
@@ -410,8 +397,8 @@ def _load_chunk(pipeline: dlt.Pipeline, source: Any) -> str | None:
         info = pipeline.load()
     except PipelineStepFailed as exc:
         cause = _root_cause(exc)
-        if isinstance(cause, (ProviderAuthError, ProviderError, ConfigError)):
-            raise cause from None
+        if isinstance(cause, CampaignEtlError):
+            raise cause from None  # the source could not go on (credentials refused, an error it does not handle)
         full = disk_error(exc, Path(pipeline.pipelines_dir))
         if full is not None:
             raise full from None

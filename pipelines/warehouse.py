@@ -70,19 +70,17 @@ class WorkArea:
             self.dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise disk_error(exc, self.dir) or ConfigError(f"cannot create {self.dir}: {exc.strerror}.") from None
-        handle = open(self.lock_file, "a+")  # noqa: SIM115 - held for the block
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise WarehouseBusy(f"another campaign-etl run is writing {self.published.name} "
-                                f"(lock {self.lock_file}); try again when it has finished.") from None
-        try:
-            self._remove_leftovers()
-            yield self
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+        with open(self.lock_file, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WarehouseBusy(f"another campaign-etl run is writing {self.published.name} "
+                                    f"(lock {self.lock_file}); try again when it has finished.") from None
+            try:
+                self._remove_leftovers()
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a publish or a seeding that was killed (only ever written under the lock)."""
@@ -129,8 +127,9 @@ class WorkArea:
             if _is_lock_conflict(exc):
                 raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
                                     f"({first_line(exc)}).") from None
-            if disk_error(exc, self.work_db) is not None:
-                raise disk_error(exc, self.work_db) from None  # type: ignore[misc]
+            full = disk_error(exc, self.work_db)
+            if full is not None:
+                raise full from None
             return first_line(exc)
         return None
 

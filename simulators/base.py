@@ -9,11 +9,13 @@ replayed.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import random
 import re
 import socket
+import socketserver
 import threading
 import time
 from collections import deque
@@ -116,6 +118,10 @@ class SimApp:
             self.faults = faults
             self._rng = random.Random(faults.seed)
 
+    def loader_env(self, url: str) -> dict[str, str]:
+        """The environment that points the loader at this simulator served at ``url`` (base URL, credentials)."""
+        raise NotImplementedError
+
     def authorize(self, request: Request) -> Response | None:
         """Return an error response when the request's credentials are wrong; None when they are fine."""
         return None
@@ -187,7 +193,7 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
         # headers and body leave in two writes; without this, Nagle + delayed ACK add ~40 ms to every answer
         disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def handle(self) -> None:
@@ -214,10 +220,8 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
                 with app._lock:
                     app.log.append((time.monotonic(), request.method, request.path, 0))
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             with app._lock:
                 app.log.append((time.monotonic(), request.method, request.path, response.status))
@@ -263,7 +267,9 @@ def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:
             """Sleep ``seconds`` in short slices; False as soon as the server has been stopped."""
             end = time.monotonic() + seconds
             while True:
-                if self.server.socket.fileno() == -1:  # SimServer.stop() closed the listening socket
+                server = self.server
+                if isinstance(server, socketserver.TCPServer) and server.socket.fileno() == -1:
+                    # SimServer.stop() closed the listening socket
                     return False
                 left = end - time.monotonic()
                 if left <= 0:
@@ -281,14 +287,14 @@ class SimServer:
 
     def __init__(self, app: SimApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
+        self._host = host
         self._server = ThreadingHTTPServer((host, port), _make_handler(app))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
     def start(self) -> SimServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -78,7 +78,7 @@ class Campaign:
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _whole(value: Any) -> Any:
@@ -110,7 +110,7 @@ class ExperitureSim(SimApp):
                  journeys: bool = True, token: str = DEFAULT_TOKEN, scopes: frozenset[str] | set[str] = ALL_SCOPES,
                  max_page_limit: int = 100, faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
-        self.now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         self.token = token
         self.scopes = frozenset(scopes)
         self.max_page_limit = max_page_limit
@@ -131,6 +131,10 @@ class ExperitureSim(SimApp):
 
     # -- dataset ----------------------------------------------------------------------------------------------
 
+
+    def loader_env(self, url: str) -> dict[str, str]:
+        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        return {"SOURCES__EXPERITURE__BASE_URL": f"{url}{API}", "SOURCES__EXPERITURE__ACCESS_TOKEN": DEFAULT_TOKEN}
     def _generate(self, k: int, days: int, journeys: bool) -> Campaign:
         rng = self._data_rng
         cid = _uuid(rng)
@@ -323,14 +327,15 @@ class ExperitureSim(SimApp):
                 (lambda c: (c.updated_at, c.campaign_id))
             items.sort(key=key, reverse=direction == "desc")
             page = [self.list_item(c) for c in items[offset:offset + limit]]
-            body = {"success": True, "data": page, "correlationId": _correlation(),
+            correlation = _correlation()
+            body = {"success": True, "data": page, "correlationId": correlation,
                     "pagination": {"total": len(items), "limit": limit, "offset": offset}}
         with self._hook_lock:
             self._list_requests += 1
             hooks = self._list_hooks.pop(self._list_requests, [])
         for hook in hooks:
             hook(self)
-        return Response(200, body, {"x-correlation-id": body["correlationId"]})
+        return Response(200, body, {"x-correlation-id": correlation})
 
     def _campaign(self, campaign_id: str, *, summary: bool) -> tuple[Campaign | None, Response | None]:
         c = self.campaigns.get(campaign_id)
@@ -418,8 +423,7 @@ def demo(now: dt.datetime) -> tuple[SimApp, Callable[[str], dict[str, str]]]:
     app = ExperitureSim(now=now, campaigns=16, days=60, journeys=False)
 
     def config(base_url: str) -> dict[str, str]:
-        return {"SOURCES__EXPERITURE__BASE_URL": f"{base_url}{API}",
-                "SOURCES__EXPERITURE__ACCESS_TOKEN": DEFAULT_TOKEN,
+        return {**app.loader_env(base_url),
                 # a loopback simulator: no need for the real API's 10 requests/s courtesy limit
                 "SOURCES__EXPERITURE__RATE_LIMIT_REQUESTS": "100"}
 

@@ -63,14 +63,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def _parse_time(raw: str) -> dt.datetime | None:
     try:
-        return dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
     except ValueError:
         pass
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class GreenArrowSim(SimApp):
@@ -82,7 +82,7 @@ class GreenArrowSim(SimApp):
                  campaigns_per_list: int = 10, days: int = 120, max_links: int = 1100,
                  credentials: str = DEFAULT_CREDENTIALS, faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
-        self.now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         self.credentials = credentials
         self.generation = 0
         self.lists = {i: f"Sim list {i}" for i in range(1, lists + 1)}
@@ -93,9 +93,10 @@ class GreenArrowSim(SimApp):
             for k in range(campaigns_per_list):
                 next_id += rng.randint(1, 7)
                 age_days = rng.uniform(0.2, days)
-                started = self.now - dt.timedelta(days=age_days)
+                sent_at = self.now - dt.timedelta(days=age_days)
+                started: dt.datetime | None = sent_at
                 state = "finished"
-                finished: dt.datetime | None = started + dt.timedelta(minutes=rng.randint(5, 300))
+                finished: dt.datetime | None = sent_at + dt.timedelta(minutes=rng.randint(5, 300))
                 if k == 0:
                     state, started, finished = "idle", None, None
                 elif age_days < 2 and k % 3 == 1:
@@ -125,6 +126,10 @@ class GreenArrowSim(SimApp):
 
     # -- controls ---------------------------------------------------------------------------------------------
 
+
+    def loader_env(self, url: str) -> dict[str, str]:
+        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        return {"SOURCES__GREENARROW__BASE_URL": url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS}
     def grow(self, steps: int = 1) -> None:
         """Counts rise as they do after a send (opens, clicks, bounces, unsubscribes keep arriving)."""
         with self._lock:
@@ -164,10 +169,7 @@ class GreenArrowSim(SimApp):
             return None
         g = self._grown(c)
         sent_total = int(c.recipients * share)
-        if c.state == "sending":
-            delivered_share = min(1.0, 0.6 + 0.1 * self.generation)
-        else:
-            delivered_share = 1.0
+        delivered_share = min(1.0, 0.6 + 0.1 * self.generation) if c.state == "sending" else 1.0
         messages_sent = int(sent_total * delivered_share)
         in_queue = sent_total - messages_sent
         total_messages = messages_sent + (c.seeds if share == 1.0 else 0)
@@ -404,6 +406,6 @@ def demo(now: dt.datetime) -> tuple[GreenArrowSim, Any]:
     app = GreenArrowSim(now=now)
 
     def config(url: str) -> dict[str, str]:
-        return {"SOURCES__GREENARROW__BASE_URL": url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS}
+        return app.loader_env(url)
 
     return app, config

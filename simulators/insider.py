@@ -105,7 +105,7 @@ class InsiderSim(SimApp):
                  rate_limit: int = 30, rate_period: float = 60.0, limit_retry_after: bool = True,
                  legacy_throttle: bool = False, faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
-        self.now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         self.partner_id = partner_id
         self.api_key = api_key
         self.currency = currency
@@ -144,6 +144,11 @@ class InsiderSim(SimApp):
 
     # -- controls ---------------------------------------------------------------------------------------------
 
+
+    def loader_env(self, url: str) -> dict[str, str]:
+        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        return {"SOURCES__INSIDER__BASE_URL": url, "SOURCES__INSIDER__PARTNER_ID": self.partner_id,
+                "SOURCES__INSIDER__API_KEY": self.api_key}
     def grow(self, steps: int = 1) -> None:
         """Late deliveries, clicks and conversions arrive (recent days change most)."""
         with self._lock:
@@ -261,7 +266,8 @@ class InsiderSim(SimApp):
             device: dict[str, Any] = {
                 "device": name, "sent": f"{d_sent:,}", "delivered": f"{d_delivered:,}",
                 "deliveryRate": _pct(d_delivered, d_sent), "clicks": f"{d_clicks:,}",
-                "ctr": _pct(d_clicks, d_delivered), "conversions": f"{d_conv:,}", "conversionRate": _pct(d_conv, d_clicks), "revenue": revenue,
+                "ctr": _pct(d_clicks, d_delivered), "conversions": f"{d_conv:,}",
+                "conversionRate": _pct(d_conv, d_clicks), "revenue": revenue,
             }
             if self.extra_fields:
                 device["impressions"] = f"{int(d_delivered * 1.3):,}"
@@ -275,7 +281,7 @@ class InsiderSim(SimApp):
 
         def reasons(labels: tuple[str, ...], counts: list[int], total: int) -> list[dict[str, Any]]:
             out = []
-            for label, count in zip(labels, counts):
+            for label, count in zip(labels, counts, strict=True):
                 pct = round(100 * count / total, 2) if total else 0
                 out.append({"label": label, "count": f"{count:,}", "percentage": f"{pct:.2f}" if as_text else pct})
             return out
@@ -422,8 +428,9 @@ class InsiderSim(SimApp):
                                 truth[(acct, cid, "device", device["device"], _snake(key), period)] = parsed
                     for group, btype in (("dropped", "drop_reason"), ("undelivered", "undelivered_reason")):
                         for entry in body["unsuccessfulMessages"][group]:
-                            truth[(acct, cid, btype, entry["label"], "count", period)] = _display_number(
-                                entry["count"])
+                            count = _display_number(entry["count"])
+                            if count is not None:
+                                truth[(acct, cid, btype, entry["label"], "count", period)] = count
                             truth[(acct, cid, btype, entry["label"], "percentage", period)] = (
                                 float(entry["percentage"]) / 100)
         return truth
@@ -448,7 +455,7 @@ def _pct(num: int, den: int) -> str:
 
 
 def _round_half_up(value: float) -> int:
-    return int(math.floor(value + 0.5))
+    return math.floor(value + 0.5)
 
 
 def _split(total: int, shares: list[float]) -> list[int]:
@@ -462,7 +469,7 @@ def _split_devices(c: InsiderCampaign, f: DayFigures) -> list[tuple[str, tuple[i
     shares = [share for _, share in c.devices[:-1]]
     shares.append(1.0 - sum(shares))
     out = []
-    for (name, _), sent in zip(c.devices, _split(f.sent, shares)):
+    for (name, _), sent in zip(c.devices, _split(f.sent, shares), strict=True):
         delivered = int(sent * f.delivered / f.sent) if f.sent else 0
         clicks = int(delivered * f.clicks / f.delivered) if f.delivered else 0
         conversions = int(clicks * f.conversions / f.clicks) if f.clicks else 0
@@ -515,8 +522,7 @@ def demo(now: dt.datetime) -> tuple[InsiderSim, Callable[[str], dict[str, str]]]
     app = InsiderSim(now=now, seed=5, campaigns=8, days=18)
 
     def config(base_url: str) -> dict[str, str]:
-        return {"SOURCES__INSIDER__BASE_URL": base_url, "SOURCES__INSIDER__PARTNER_ID": app.partner_id,
-                "SOURCES__INSIDER__API_KEY": app.api_key,
+        return {**app.loader_env(base_url),
                 "SOURCES__INSIDER__START_DATE": (now - dt.timedelta(days=14)).strftime("%Y-%m-%d")}
 
     return app, config
@@ -525,7 +531,7 @@ def demo(now: dt.datetime) -> tuple[InsiderSim, Callable[[str], dict[str, str]]]
 if __name__ == "__main__":  # pragma: no cover - manual use
     from simulators.base import SimServer
 
-    sim, env = demo(dt.datetime.now(dt.timezone.utc))
+    sim, env = demo(dt.datetime.now(dt.UTC))
     with SimServer(sim, port=8765) as server:
         for key, val in env(server.url).items():
             print(f"export {key}={val}")

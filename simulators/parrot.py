@@ -57,7 +57,7 @@ class PostCampaign:
 def _iso(value: dt.datetime | None, *, micro: bool = False) -> str | None:
     if value is None:
         return None
-    value = value.astimezone(dt.timezone.utc)
+    value = value.astimezone(dt.UTC)
     if micro:
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -84,7 +84,7 @@ class ParrotSim(SimApp):
                  drafts: bool = True, token: str = DEFAULT_TOKEN, account_id: str = DEFAULT_ACCOUNT,
                  faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
-        self.now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         self._t0 = time.monotonic()
         self.token = token
         self.account_id = account_id
@@ -122,6 +122,11 @@ class ParrotSim(SimApp):
 
     # -- clock and data ---------------------------------------------------------------------------------------
 
+
+    def loader_env(self, url: str) -> dict[str, str]:
+        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        return {"SOURCES__PARROT__BASE_URL": f"{url}{API}", "SOURCES__PARROT__ACCOUNT_ID": "me",
+                "SOURCES__PARROT__API_TOKEN": DEFAULT_TOKEN}
     def clock(self, at: float | None = None) -> dt.datetime:
         """The simulated wall clock: the anchor plus the real time elapsed since the simulator was built."""
         elapsed = (time.monotonic() if at is None else at) - self._t0
@@ -135,7 +140,7 @@ class ParrotSim(SimApp):
         sent = recipients - recipients // 50
         delivered = sent - sent // 40
         return {"recipients": recipients, "sent": sent, "delivered": delivered, "failed": recipients - delivered,
-                "clicks": int(delivered * c.click_p * g), "opt_outs": int(math.ceil(delivered * 0.004 * g))}
+                "clicks": int(delivered * c.click_p * g), "opt_outs": math.ceil(delivered * 0.004 * g)}
 
     # -- controls ---------------------------------------------------------------------------------------------
 
@@ -281,9 +286,7 @@ def demo(now: dt.datetime) -> tuple[SimApp, Callable[[str], dict[str, str]]]:
         app.hold(stale[0].campaign_id)
 
     def config(base_url: str) -> dict[str, str]:
-        return {"SOURCES__PARROT__BASE_URL": f"{base_url}{API}",
-                "SOURCES__PARROT__ACCOUNT_ID": "me",
-                "SOURCES__PARROT__API_TOKEN": DEFAULT_TOKEN,
+        return {**app.loader_env(base_url),
                 "SOURCES__PARROT__POLL_INTERVAL_SECONDS": "0.3",
                 "SOURCES__PARROT__MAX_POLL_ATTEMPTS": "3",
                 "SOURCES__PARROT__MAX_POLL_SECONDS": "5",

@@ -10,12 +10,12 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-SIMULATOR_NAMES: tuple[str, ...] = ("greenarrow", "insider", "shoplive", "experiture", "parrot")
+from core.providers import PROVIDER_NAMES
 
 
 def available() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
-    for name in SIMULATOR_NAMES:
+    for name in PROVIDER_NAMES:  # one simulator per provider, under the same name
         try:
             module = importlib.import_module(f"simulators.{name}")
         except ModuleNotFoundError as exc:

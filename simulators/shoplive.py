@@ -88,14 +88,14 @@ class StatsCall:
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse(raw: str | None) -> dt.datetime | None:
     if raw is None or not _TIME_RE.fullmatch(raw):
         return None
     try:
-        return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
 
@@ -129,7 +129,7 @@ class ShopliveSim(SimApp):
                  secret_b64: str = DEFAULT_SECRET_B64, rate_limit: int | None = None, rate_period: float = 1.0,
                  faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
-        self.now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         self.access_key = access_key
         self.token = token
         self.secret_b64 = secret_b64
@@ -171,6 +171,11 @@ class ShopliveSim(SimApp):
 
     # -- controls ---------------------------------------------------------------------------------------------
 
+
+    def loader_env(self, url: str) -> dict[str, str]:
+        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        return {"SOURCES__SHOPLIVE__BASE_URL": url, "SOURCES__SHOPLIVE__ACCESS_KEY": self.access_key,
+                "SOURCES__SHOPLIVE__API_TOKEN": make_jwt(self.access_key, self.secret_b64)}
     def grow(self, steps: int = 1) -> None:
         """Replays keep drawing viewers: recent hours gain activity."""
         with self._lock:
@@ -350,7 +355,7 @@ class ShopliveSim(SimApp):
             for c in self.campaigns.values():
                 if c.deleted or (keys is not None and c.key not in keys):
                     continue
-                if lo is not None and c.scheduled_start < lo or hi is not None and c.scheduled_start >= hi:
+                if (lo is not None and c.scheduled_start < lo) or (hi is not None and c.scheduled_start >= hi):
                     continue
                 obj = self.campaign_object(c)
                 if status and obj["campaignMeta"]["campaignStatus"] != status:
@@ -446,11 +451,9 @@ def _number(value: Any) -> float | None:
 def demo(now: dt.datetime) -> tuple[ShopliveSim, Callable[[str], dict[str, str]]]:
     """A small account for ``campaign-etl demo``: eight shows over two weeks; the token is a signed JWT."""
     app = ShopliveSim(now=now, seed=3, campaigns=8, days=12)
-    token = make_jwt(app.access_key, app.secret_b64)
 
     def config(base_url: str) -> dict[str, str]:
-        return {"SOURCES__SHOPLIVE__BASE_URL": base_url, "SOURCES__SHOPLIVE__ACCESS_KEY": app.access_key,
-                "SOURCES__SHOPLIVE__API_TOKEN": token,
+        return {**app.loader_env(base_url),
                 "SOURCES__SHOPLIVE__START_DATE": (now - dt.timedelta(days=14)).strftime("%Y-%m-%d")}
 
     return app, config
@@ -459,7 +462,7 @@ def demo(now: dt.datetime) -> tuple[ShopliveSim, Callable[[str], dict[str, str]]
 if __name__ == "__main__":  # pragma: no cover - manual use
     from simulators.base import SimServer
 
-    sim, env = demo(dt.datetime.now(dt.timezone.utc))
+    sim, env = demo(dt.datetime.now(dt.UTC))
     with SimServer(sim, port=8766) as server:
         for key, val in env(server.url).items():
             print(f"export {key}={val}")

@@ -6,7 +6,9 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pendulum
 import pytest
 
 from simulators.base import SimApp, SimServer
@@ -42,6 +44,40 @@ def serve() -> Iterator[Callable[[SimApp], SimServer]]:
     for server in servers:
         with contextlib.suppress(Exception):
             server.stop()
+
+
+# How the tests make each provider fast against its simulator: the providers' real limits and waits, scaled down.
+_FAST: dict[str, Callable[[Any], dict[str, str]]] = {
+    "greenarrow": lambda app: {"LINK_STATS_PER_PAGE": "200"},
+    "insider": lambda app: {"RATE_LIMIT_PERIOD_SECONDS": str(app.limit.period),   # 30 per scaled "minute"
+                            "DEFAULT_RETRY_AFTER_SECONDS": "0.2"},
+    "shoplive": lambda app: {"RATE_LIMIT_PERIOD_SECONDS": "0.05"},                 # 5 per 50 ms: the default, scaled
+    "experiture": lambda app: {"RATE_LIMIT_REQUESTS": "1000"},
+    "parrot": lambda app: {"POLL_INTERVAL_SECONDS": "0.2", "MAX_POLL_ATTEMPTS": "3", "RATE_LIMIT_REQUESTS": "1000"},
+}
+_START_DAYS = {"insider": 30, "shoplive": 30}
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch, serve: Callable[[SimApp], SimServer]) -> Callable[..., SimServer]:
+    """``configure(sim, start_days=..., SOURCES__X__KEY="v")`` serves a simulator and points the loader at it (in the
+    environment, as a scheduler would): its base URL and credentials, a start date, test-speed retries and limits,
+    then ``extra``. Returns the running server."""
+
+    def _configure(app: SimApp, *, start_days: int | None = None, **extra: str) -> SimServer:
+        server = serve(app)
+        prefix = f"SOURCES__{app.name.upper()}__"
+        days = _START_DAYS.get(app.name, 70) if start_days is None else start_days
+        fast = {prefix + key: value for key, value in _FAST.get(app.name, lambda a: {})(app).items()}
+        env = {**app.loader_env(server.url),
+               # counted from the simulator's own clock, the anchor of its dataset
+               prefix + "START_DATE": pendulum.instance(app.now).subtract(days=days).to_date_string(),
+               prefix + "BACKOFF_BASE_SECONDS": "0.01", prefix + "BACKOFF_MAX_SECONDS": "0.05", **fast, **extra}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return server
+
+    return _configure
 
 
 @pytest.fixture

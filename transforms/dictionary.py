@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from transforms import read_seeds
+from core.providers import PROVIDER_NAMES
+from transforms.seeds import read_seeds
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m transforms.dictionary -->"
 END = "<!-- END GENERATED -->"
-ORDER = ("greenarrow", "insider", "shoplive", "experiture", "parrot")
+ORDER = PROVIDER_NAMES
 
 
 def render() -> str:

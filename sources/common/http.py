@@ -35,8 +35,8 @@ import httpx
 
 from core import interrupt
 from core.errors import ProviderError, ResponseTooLarge, TransientHttpError
-from sources.common.paging import Page, PageRequest, Paginator
 from core.redact import redact, register_secret
+from sources.common.paging import Page, PageRequest, Paginator
 
 log = logging.getLogger("campaign_etl.http")
 
@@ -242,6 +242,21 @@ def _timed_out(kind: type[httpcore.TimeoutException], deadline: _Deadline | None
     return kind(deadline.message)
 
 
+def _bounded(call: Callable[[float | None], T], timeout: float | None,
+             kind: type[httpcore.TimeoutException]) -> T:
+    """One socket operation that cannot be resumed half-way (a write, a TLS handshake, a connect), given the
+    time left before the attempt's deadline or its own timeout, whichever comes first."""
+    interrupt.check()
+    end, deadline = _operation_end(timeout)
+    left = end - time.monotonic()
+    if left <= 0:
+        raise _timed_out(kind, deadline)
+    try:
+        return call(None if math.isinf(left) else left)
+    except kind:
+        raise _timed_out(kind, deadline) from None
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A network stream whose reads and writes end by the attempt's deadline and notice stop requests.
 
@@ -267,31 +282,15 @@ class _DeadlineStream(httpcore.NetworkStream):
                 continue
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        interrupt.check()
-        end, deadline = _operation_end(timeout)
-        left = end - time.monotonic()
-        if left <= 0:
-            raise _timed_out(httpcore.WriteTimeout, deadline)
-        try:
-            self._stream.write(buffer, None if math.isinf(left) else left)
-        except httpcore.WriteTimeout:
-            raise _timed_out(httpcore.WriteTimeout, deadline) from None
+        _bounded(lambda left: self._stream.write(buffer, left), timeout, httpcore.WriteTimeout)
 
     def close(self) -> None:
         self._stream.close()
 
     def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        interrupt.check()
-        end, deadline = _operation_end(timeout)
-        left = end - time.monotonic()
-        if left <= 0:
-            raise _timed_out(httpcore.ConnectTimeout, deadline)
-        try:
-            stream = self._stream.start_tls(ssl_context, server_hostname, None if math.isinf(left) else left)
-        except httpcore.ConnectTimeout:
-            raise _timed_out(httpcore.ConnectTimeout, deadline) from None
-        return _DeadlineStream(stream)
+        return _DeadlineStream(_bounded(lambda left: self._stream.start_tls(ssl_context, server_hostname, left),
+                                        timeout, httpcore.ConnectTimeout))
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
@@ -320,16 +319,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def _connect(connect: Callable[[float | None], httpcore.NetworkStream],
                  timeout: float | None) -> httpcore.NetworkStream:
         # One bounded call, not slices: a half-made TCP connection cannot be resumed.
-        interrupt.check()
-        end, deadline = _operation_end(timeout)
-        left = end - time.monotonic()
-        if left <= 0:
-            raise _timed_out(httpcore.ConnectTimeout, deadline)
-        try:
-            stream = connect(None if math.isinf(left) else left)
-        except httpcore.ConnectTimeout:
-            raise _timed_out(httpcore.ConnectTimeout, deadline) from None
-        return _DeadlineStream(stream)
+        return _DeadlineStream(_bounded(connect, timeout, httpcore.ConnectTimeout))
 
 
 class DeadlineTransport(httpx.HTTPTransport):
@@ -671,7 +661,8 @@ class HttpClient:
         try:
             for future in futures:
                 while not future.done():
-                    wait((future, alarm), timeout=interrupt.SLICE_SECONDS, return_when=FIRST_COMPLETED)
+                    pending: list[Future[Any]] = [future, alarm]
+                    wait(pending, timeout=interrupt.SLICE_SECONDS, return_when=FIRST_COMPLETED)
                     if alarm.done():
                         break
                     interrupt.check()

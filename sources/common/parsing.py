@@ -49,6 +49,11 @@ NON_FINITE_TEXT = frozenset({"NaN", "Infinity", "-Infinity"})
 _COUNT_UNITS = frozenset({"count", "seconds", "days"})
 
 
+def as_object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: reading an answer's optional blocks."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A parsed value: ``value`` is None when the input holds no number (``"USD"`` alone, ``"N/A"``)."""

@@ -1,7 +1,7 @@
 """How a provider plugs into the runner: one ``ProviderSpec`` per provider, listed in ``sources.registry``.
 
 The spec says which config keys the provider reads, how to build its auth headers, the API's window limit and
-its default HTTP policy, and how to build its dlt source for one run. The runner does everything else (config
+its default HTTP policy; its dlt source takes those keys as arguments. The runner does everything else (config
 resolution and validation, window planning and the ledger, the HTTP client and its counters, loading, errors).
 """
 
@@ -49,54 +49,39 @@ class ProviderSettings:
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """Everything the runner needs to know about one provider.
+    """Everything the runner needs to know about one provider (its ``spec.py``).
 
     Attributes:
         name: the contract's slug (``greenarrow``); also the dlt source name and raw table prefix.
-        secret_key: the secret's key under ``[sources.<name>]`` (``api_key``).
-        config_keys: further keys (``base_url`` is always required and need not be listed).
+        secret_key: the secret's key under ``[sources.<name>]`` (``api_key``); also the source's argument.
+        auth_headers: (secret, settings or None) -> the headers of every request.
+        config_keys: further keys (``base_url`` is always required and need not be listed); each is also an
+            argument of the provider's dlt source, under the same name.
         max_window_days: the API's longest date window; None when the API takes no dates.
         default_window_days: grid cell length used unless ``window_days`` is configured.
         default_policy: timeouts, retries, rate limit, concurrency unless configured.
-        auth_headers: secret -> headers of every request.
-        build_source: (settings, http, plan, report) -> the dlt source for this run.
-        refresh_sql: SQL over the warehouse returning (account_id, campaign_id) rows to re-pull every run
-            whatever their window (campaigns still sending); run before extraction, may be None.
-        lifetime: True when metrics are lifetime totals (period NULL), False for date-range metrics.
         windows_per_load: windows extracted per dlt load (a crash costs at most one load); None = all at once,
             for providers that list every campaign each time anyway.
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
+        source: the provider's ``@dlt.source`` function (``<name>_source``), attached by ``sources.registry``.
     """
 
     name: str
     secret_key: str
-    auth_headers: Callable[[str, ProviderSettings], dict[str, str]]
-    build_source: Callable[[ProviderSettings, HttpClient, ExtractPlan, ExtractReport], Any]
+    auth_headers: Callable[[str, ProviderSettings | None], dict[str, str]]
     config_keys: tuple[ConfigKey, ...] = ()
     max_window_days: int | None = None
     default_window_days: int = 7
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
-    refresh_sql: str | None = None
-    lifetime: bool = True
     windows_per_load: int | None = 8
-    http_options: Callable[[ProviderSettings], dict[str, Any]] | None = None
+    http_options: dict[str, Any] = field(default_factory=dict)
+    source: Callable[..., Any] | None = None
 
-
-def standalone(spec: ProviderSpec, *, base_url: str, secret: str, http: HttpClient | None = None,
-               plan: ExtractPlan | None = None,
-               report: ExtractReport | None = None) -> tuple[HttpClient, ExtractPlan, ExtractReport]:
-    """What a source uses when it runs outside the runner (a plain dlt pipeline): its own HTTP client with the
-    provider's default policy, the last seven days, a fresh report. The runner always passes all three."""
-    from sources.common.raw import now_utc
-    from sources.common.windows import plan_windows
-
-    if http is None:
-        options = spec.http_options(None) if spec.http_options else {}  # type: ignore[arg-type]
-        http = HttpClient(spec.name, base_url, headers=spec.auth_headers(secret, None),  # type: ignore[arg-type]
-                          secrets=[secret], policy=spec.default_policy, **options)
-    if plan is None:
-        now = now_utc()
-        plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,
-                           windows=plan_windows(now.subtract(days=7), now, window_days=spec.default_window_days,
-                                                now=now))
-    return http, plan, report or ExtractReport()
+    def build_source(self, settings: ProviderSettings, http: HttpClient, plan: ExtractPlan,
+                     report: ExtractReport) -> Any:
+        """The provider's dlt source for one run: its arguments are its config keys, by name."""
+        if self.source is None:
+            raise TypeError(f"{self.name}: no dlt source attached (use sources.registry.available())")
+        arguments = {"base_url": settings.values["base_url"], self.secret_key: settings.secret,
+                     **{key.name: settings.values.get(key.name) for key in self.config_keys}}
+        return self.source(**arguments, http=http, plan=plan, report=report)

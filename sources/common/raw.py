@@ -26,6 +26,7 @@ from typing import Any, Literal
 import dlt
 import pendulum
 
+from core.errors import EntityError
 from core.redact import redact, scrub_params
 from sources.common.windows import Window
 
@@ -40,6 +41,7 @@ _JSON_COLUMNS: dict[str, Any] = {
     "scope_key": {"data_type": "text"},
     "fetch_id": {"data_type": "text"},
     "http_status": {"data_type": "bigint"},
+    "error_code": {"data_type": "text"},
     "records": {"data_type": "bigint"},
 }
 
@@ -80,7 +82,7 @@ def storable(value: Any) -> Any:
         return value if changed is None else changed
     if isinstance(value, (list, tuple)):
         items = [storable(item) for item in value]
-        if all(a is b for a, b in zip(items, value)):
+        if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items
     return value
@@ -167,7 +169,19 @@ class RawWriter:
         return Fetch(self, endpoint, scope_key, account_id=account_id, campaign_id=campaign_id, window=window,
                      request_params=request_params)
 
-    def error(self, endpoint: str, *, account_id: str, reason: str, campaign_id: str | None = None,
+    def failed(self, exc: EntityError, endpoint: str, *, account_id: str, campaign_id: str | None = None,
+               window: Window | None = None, fails_window: bool | None = None) -> Any:
+        """The ``<provider>_errors`` row of an entity that could not be pulled (yield it), and its window outcome.
+
+        With ``window``, the window is reported failed (pulled again next run) when the error says so
+        (``exc.retry``) or when ``fails_window`` insists; otherwise the source reports the window itself.
+        """
+        if window is not None and (exc.retry if fails_window is None else fails_window):
+            self.report.window_failed(endpoint, account_id, window, exc.reason)
+        return self.error(endpoint, account_id=account_id, reason=exc.reason, code=exc.code, campaign_id=campaign_id,
+                          window=window, http_status=exc.status)
+
+    def error(self, endpoint: str, *, account_id: str, reason: str, code: str, campaign_id: str | None = None,
               window: Window | None = None, http_status: int | None = None,
               request_params: dict[str, Any] | None = None) -> Any:
         """A row for ``<provider>_errors``: the entity was skipped or failed (and the run goes on)."""
@@ -175,7 +189,7 @@ class RawWriter:
         return _mark(f"{self.provider}_errors", {
             "provider": self.provider, "account_id": account_id, "campaign_id": campaign_id, "endpoint": endpoint,
             "window_start": _ts(window.start if window else None), "window_end": _ts(window.end if window else None),
-            "http_status": http_status, "reason": redact(reason), "run_id": self.plan.run_id,
+            "http_status": http_status, "error_code": code, "reason": redact(reason), "run_id": self.plan.run_id,
             "observed_at": _ts(now_utc()), "request_params": storable(scrub_params(request_params)),
         })
 

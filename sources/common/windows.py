@@ -35,6 +35,10 @@ class Window:
     def is_clamped(self) -> bool:
         return self.end < self.grid_end
 
+    def contains(self, moment: dt.datetime) -> bool:
+        """Whether ``moment`` lies in ``[start, end)``."""
+        return self.start <= moment < self.end
+
     @property
     def key(self) -> str:
         return self.start.format("YYYY-MM-DD")
@@ -54,7 +58,7 @@ def utc(value: dt.datetime | dt.date | str) -> pendulum.DateTime:
     if isinstance(value, str):
         try:
             parsed = pendulum.parse(value, tz=UTC)
-        except Exception as exc:
+        except (ValueError, OverflowError) as exc:
             raise ConfigError(f"'{value}' is not a date (expected YYYY-MM-DD).") from exc
         if not isinstance(parsed, pendulum.DateTime):
             if isinstance(parsed, pendulum.Date):
@@ -63,9 +67,20 @@ def utc(value: dt.datetime | dt.date | str) -> pendulum.DateTime:
         return parsed.in_timezone(UTC)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return pendulum.instance(value).in_timezone(UTC)
     return pendulum.datetime(value.year, value.month, value.day, tz=UTC)
+
+
+def parse_time(value: object) -> pendulum.DateTime | None:
+    """A provider's ISO-8601 timestamp as UTC, or None when it is absent or not a timestamp."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = pendulum.parse(value, tz=UTC)
+    except (ValueError, OverflowError):
+        return None
+    return parsed.in_timezone(UTC) if isinstance(parsed, pendulum.DateTime) else None
 
 
 def check_date_range(day: dt.date, what: str) -> dt.date:

@@ -18,13 +18,16 @@ import dlt
 import pendulum
 from dlt.common.typing import TSecretStrValue
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
-from sources.common.http import HttpClient
-from sources.common.provider import standalone
-from sources.common.raw import ExtractPlan, ExtractReport, RawWriter
-from sources.common.windows import Window
+from core.errors import EntityError
+from sources.common.parsing import as_object
+from sources.common.raw import RawWriter
+from sources.common.source import Extraction, extraction
+from sources.common.windows import Window, parse_time
 from sources.experiture import settings as s
 from sources.experiture.client import ExperitureClient, Listing
+from sources.experiture.spec import SPEC
+
+__all__ = ["SPEC", "experiture_source"]
 
 
 @dlt.source(name="experiture", section="experiture", max_table_nesting=0)
@@ -48,16 +51,10 @@ def experiture_source(
         plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(access_token), http=http, plan=plan,
-                                    report=report)
-    client = ExperitureClient(http, page_size=page_size, max_listings=max_listings)
-    writer = RawWriter(s.NAME, plan, report)
-
-    @dlt.resource(name="experiture_extract", write_disposition="append")
-    def experiture_extract() -> Iterator[Any]:
-        yield from _extract(client, http, writer, plan, report)
-
-    return experiture_extract
+    run = extraction(SPEC, base_url=base_url, secret=str(access_token), http=http, plan=plan, report=report)
+    client = ExperitureClient(run.http, page_size=page_size or s.MAX_PAGE_LIMIT,
+                              max_listings=max_listings or s.MAX_LISTINGS)
+    return run.resource("experiture_extract", lambda: _extract(client, run))
 
 
 @dataclass
@@ -66,8 +63,8 @@ class _Outcome:
     activity: list[pendulum.DateTime] | None = None     # set when the campaign was pulled
 
 
-def _extract(client: ExperitureClient, http: HttpClient, writer: RawWriter, plan: ExtractPlan,
-             report: ExtractReport) -> Iterator[Any]:
+def _extract(client: ExperitureClient, run: Extraction) -> Iterator[Any]:
+    writer, plan, report = run.writer, run.plan, run.report
     account = s.ACCOUNT_ID
     listing = client.list_campaigns()
     yield from _listing_rows(writer, client, listing)
@@ -79,12 +76,12 @@ def _extract(client: ExperitureClient, http: HttpClient, writer: RawWriter, plan
         return _pull_campaign(client, writer, plan.windows, cid, listing.items.get(cid))
 
     pulled: list[list[pendulum.DateTime]] = []
-    for outcome in http.map(pull, candidates):
+    for outcome in run.http.map(pull, candidates):
         yield from outcome.rows
         if outcome.activity is not None:
             pulled.append(outcome.activity)
     for window in plan.windows:
-        records = sum(1 for times in pulled if any(_inside(window, t) for t in times))
+        records = sum(1 for times in pulled if any(window.contains(t) for t in times))
         report.window_done("campaigns", account, window, records)
 
 
@@ -111,9 +108,9 @@ def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Wi
     endpoint = "status"
     try:
         status = client.status(cid)
-        execution = status.get("execution") if isinstance(status.get("execution"), dict) else {}
-        last = execution.get("lastExecution") if isinstance(execution.get("lastExecution"), dict) else {}
-        schedule = status.get("schedule") if isinstance(status.get("schedule"), dict) else {}
+        execution = as_object(status.get("execution"))
+        last = as_object(execution.get("lastExecution"))
+        schedule = as_object(status.get("schedule"))
         times = list_times + _times(schedule.get("sendAt"), last.get("startedAt"), last.get("completedAt"))
         # counts still move until the execution is final; an unknown state counts as moving
         still_moving = execution.get("state") not in s.SETTLED_STATES
@@ -123,17 +120,14 @@ def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Wi
         summary = client.summary(cid)
         endpoint = "metrics"
         metrics = client.metrics(cid)
-    except ProviderAuthError:
-        raise
-    except EntitySkipped as exc:
-        rows = [writer.error(endpoint, account_id=account, campaign_id=cid, reason=str(exc), http_status=exc.status)]
-        if exc.status == 404:
+    except EntityError as exc:
+        if exc.retry:
+            raise  # DOC (experiture.md): a campaign that exhausts its retries fails the Experiture run
+        rows = [writer.failed(exc, endpoint, account_id=account, campaign_id=cid)]
+        if exc.code == "not_found":
             # deleted upstream: an empty pull of its scope removes its rows from the fact
             rows.extend(fetch.rows())
         return _Outcome(rows)
-    except HttpStatusError as exc:
-        return _Outcome([writer.error(endpoint, account_id=account, campaign_id=cid, reason=str(exc),
-                                      http_status=exc.status)])
     fetch.add("statuses", status)
     fetch.add("summaries", summary)
     fetch.add("metrics", metrics)
@@ -141,22 +135,8 @@ def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Wi
 
 
 def _times(*values: Any) -> list[pendulum.DateTime]:
-    out = []
-    for value in values:
-        if not isinstance(value, str) or not value:
-            continue
-        try:
-            parsed = pendulum.parse(value, tz=pendulum.UTC)
-        except Exception:
-            continue
-        if isinstance(parsed, pendulum.DateTime):
-            out.append(parsed.in_timezone(pendulum.UTC))
-    return out
-
-
-def _inside(window: Window, moment: pendulum.DateTime) -> bool:
-    return window.start <= moment < window.end
+    return [moment for moment in map(parse_time, values) if moment is not None]
 
 
 def _in_windows(windows: list[Window], times: list[pendulum.DateTime]) -> bool:
-    return any(_inside(w, t) for w in windows for t in times)
+    return any(w.contains(t) for w in windows for t in times)

@@ -10,9 +10,15 @@ from typing import Any
 from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import OffsetPaginator
+from sources.common.parsing import as_object
 from sources.experiture import settings as s
 
 log = logging.getLogger("campaign_etl.experiture")
+
+
+def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
+    """DOC: ``Authorization: Bearer <access_token>`` (a JWT from the client-credentials grant)."""
+    return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
 
 
 @dataclass
@@ -132,16 +138,16 @@ class ExperitureClient:
         body = self._body(self._http.get(template.format(campaign_id=campaign_id)), endpoint=endpoint, what=what)
         data = body.get("data")
         if not isinstance(data, dict):
-            raise EntitySkipped(f"malformed_answer: {what} has no data object")
+            raise EntitySkipped(f"malformed_answer: {what} has no data object", code="malformed_answer")
         return data
 
     # -- envelope ---------------------------------------------------------------------------------------------
 
     def _body(self, response: HttpResponse, *, endpoint: str, what: str) -> dict[str, Any]:
-        body = response.data if isinstance(response.data, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        body = as_object(response.data)
+        error = as_object(body.get("error"))
         code = str(error.get("code") or "")
-        details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        details = as_object(error.get("details"))
         correlation = response.headers.get("x-correlation-id") or body.get("correlationId")
         status = response.status
         if status >= 400 and correlation:
@@ -159,15 +165,18 @@ class ExperitureClient:
                         f"grant {scope} to the API client and update {s.SECRET_ENV}.",
                 endpoint=response.path, status=status)
         if status == 404:
-            raise EntitySkipped(f"not_found: {what} answered 404 (campaign deleted or unknown)", status=404)
+            raise EntitySkipped(f"not_found: {what} answered 404 (campaign deleted or unknown)", code="not_found",
+                                status=404)
         if status == 409:
             campaign_type = details.get("campaignType") or "unknown"
             raise EntitySkipped(f"type_unsupported: campaignType {campaign_type} is not served by public v1 "
-                                f"({code or 'HTTP 409'}) reading {what}", status=409)
+                                f"({code or 'HTTP 409'}) reading {what}", code="unsupported_type", status=409)
         if status >= 400 or body.get("success") is False:
             message = error.get("message") or "no message"
             raise HttpStatusError(s.NAME, f"experiture answered {code or 'an error'} (HTTP {status}) reading "
-                                          f"{what}: {message}", endpoint=response.path, status=status, body=body)
+                                          f"{what}: {message}", endpoint=response.path, status=status, body=body,
+                                  retry=False)
         if not body:
-            raise EntitySkipped(f"malformed_answer: {what} (HTTP {status}) is not a JSON object", status=status)
+            raise EntitySkipped(f"malformed_answer: {what} (HTTP {status}) is not a JSON object",
+                                code="malformed_answer", status=status)
         return body

@@ -14,15 +14,17 @@ from typing import Any
 import dlt
 from dlt.common.typing import TSecretStrValue
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
-from sources.common.http import HttpClient
-from sources.common.provider import standalone
-from sources.common.raw import ExtractPlan, ExtractReport, RawWriter
+from core.errors import EntityError
+from sources.common.source import Extraction, extraction
 from sources.common.windows import Window
 from sources.greenarrow import settings as s
 from sources.greenarrow.client import GreenArrowClient
+from sources.greenarrow.spec import SPEC
 
-SKIPPABLE = (EntitySkipped, HttpStatusError)
+__all__ = ["SPEC", "greenarrow_source"]
+
+# the ledger's name for one (list, window): the campaigns listed in it
+WINDOW_ENDPOINT = "list_campaigns"
 
 
 @dlt.source(name="greenarrow", section="greenarrow", max_table_nesting=0)
@@ -46,20 +48,13 @@ def greenarrow_source(
         plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan,
-                                    report=report)
-    client = GreenArrowClient(http, link_stats_per_page=link_stats_per_page)
-    writer = RawWriter(s.NAME, plan, report)
-
-    @dlt.resource(name="greenarrow_extract", write_disposition="append")
-    def greenarrow_extract() -> Iterator[Any]:
-        yield from _extract(client, http, writer, plan, report, mailing_list_ids)
-
-    return greenarrow_extract
+    run = extraction(SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan, report=report)
+    client = GreenArrowClient(run.http, link_stats_per_page=link_stats_per_page or s.LINK_STATS_MAX_PER_PAGE)
+    return run.resource("greenarrow_extract", lambda: _extract(client, run, mailing_list_ids))
 
 
-def _extract(client: GreenArrowClient, http: HttpClient, writer: RawWriter, plan: ExtractPlan, report: ExtractReport,
-             mailing_list_ids: list[str] | None) -> Iterator[Any]:
+def _extract(client: GreenArrowClient, run: Extraction, mailing_list_ids: list[str] | None) -> Iterator[Any]:
+    writer, plan, report = run.writer, run.plan, run.report
     if mailing_list_ids:
         list_ids = [str(i) for i in mailing_list_ids]
     else:
@@ -72,17 +67,14 @@ def _extract(client: GreenArrowClient, http: HttpClient, writer: RawWriter, plan
 
     # 1. discovery: which campaigns started in which window, per list
     campaign_windows: dict[tuple[str, str], list[Window]] = {}
-    window_state: dict[tuple[str, Window], bool] = {}
+    listed: set[tuple[str, Window]] = set()
     for list_id in list_ids:
         for window in plan.windows:
             try:
                 items, params = client.list_campaigns(list_id, window)
-            except ProviderAuthError:
-                raise
-            except (TransientHttpError, *SKIPPABLE) as exc:
-                yield writer.error("list_campaigns", account_id=list_id, window=window, reason=str(exc),
-                                   http_status=_status(exc))
-                report.window_failed("campaigns", list_id, window, str(exc))
+            except EntityError as exc:
+                # a list that cannot be read leaves the window's campaigns unknown: pulled again next run
+                yield writer.failed(exc, WINDOW_ENDPOINT, account_id=list_id, window=window, fails_window=True)
                 continue
             fetch = writer.fetch("list_campaigns", f"greenarrow|{list_id}|list_campaigns|{window.key}",
                                  account_id=list_id, window=window, request_params=params)
@@ -92,7 +84,7 @@ def _extract(client: GreenArrowClient, http: HttpClient, writer: RawWriter, plan
                 cid = str(item["id"])
                 fetch.add("list_campaigns", item, campaign_id=cid)
                 campaign_windows.setdefault((list_id, cid), []).append(window)
-            window_state[(list_id, window)] = True
+            listed.add((list_id, window))
             yield from fetch.rows()
     for list_id, ids in plan.refresh.items():
         if mailing_list_ids and list_id not in list_ids:
@@ -103,64 +95,51 @@ def _extract(client: GreenArrowClient, http: HttpClient, writer: RawWriter, plan
     # 2. details and links, campaigns pulled concurrently within the provider's limits
     def pull(key: tuple[str, str]) -> tuple[tuple[str, str], list[Any], bool]:
         list_id, cid = key
-        return key, *_pull_campaign(client, writer, list_id, cid)
+        return key, *_pull_campaign(client, run, list_id, cid)
 
-    for (list_id, cid), rows, transient_failure in http.map(pull, sorted(campaign_windows)):
+    failed_windows: set[tuple[str, Window]] = set()
+    for (list_id, cid), rows, retry in run.http.map(pull, sorted(campaign_windows)):
         yield from rows
-        if transient_failure:
-            for window in campaign_windows[(list_id, cid)]:
-                window_state[(list_id, window)] = False
+        if retry:
+            failed_windows.update((list_id, window) for window in campaign_windows[(list_id, cid)])
 
     if not list_ids:  # an organization without lists: every window is pulled, and empty
         for window in plan.windows:
-            report.window_done("campaigns", "*", window, 0)
-    for (list_id, window), ok in window_state.items():
-        if ok:
-            records = sum(1 for (lid, _), ws in campaign_windows.items() if lid == list_id and window in ws)
-            report.window_done("campaigns", list_id, window, records)
+            report.window_done(WINDOW_ENDPOINT, "*", window, 0)
+    for list_id, window in sorted(listed, key=lambda pair: (pair[0], pair[1].start)):
+        if (list_id, window) in failed_windows:
+            report.window_failed(WINDOW_ENDPOINT, list_id, window, "a campaign of this window failed; retried next run")
         else:
-            report.window_failed("campaigns", list_id, window, "a campaign of this window failed; retried next run")
+            records = sum(1 for (lid, _), ws in campaign_windows.items() if lid == list_id and window in ws)
+            report.window_done(WINDOW_ENDPOINT, list_id, window, records)
 
 
-def _pull_campaign(client: GreenArrowClient, writer: RawWriter, list_id: str,
-                   cid: str) -> tuple[list[Any], bool]:
-    """Rows for one campaign (details fetch, links fetch or error rows) and whether it failed transiently."""
+def _pull_campaign(client: GreenArrowClient, run: Extraction, list_id: str, cid: str) -> tuple[list[Any], bool]:
+    """Rows for one campaign (details fetch, links fetch or error rows) and whether its windows must be pulled
+    again."""
+    writer = run.writer
     rows: list[Any] = []
     details = writer.fetch("campaign", f"greenarrow|{list_id}|{cid}|details", account_id=list_id, campaign_id=cid)
     links = writer.fetch("link_stats", f"greenarrow|{list_id}|{cid}|link_stats", account_id=list_id,
                          campaign_id=cid)
     try:
         data = client.campaign(cid)
-    except ProviderAuthError:
-        raise
-    except EntitySkipped as exc:
-        rows.append(writer.error("campaign", account_id=list_id, campaign_id=cid, reason=str(exc),
-                                 http_status=exc.status))
-        if str(exc).startswith("not_found"):
+    except EntityError as exc:
+        rows.append(writer.failed(exc, "campaign", account_id=list_id, campaign_id=cid))
+        if exc.code == "not_found":
             # deleted upstream: empty pulls make its rows vanish from the fact instead of lingering
             rows.extend(details.rows())
             rows.extend(links.rows())
-        return rows, False
-    except (TransientHttpError, HttpStatusError) as exc:
-        rows.append(writer.error("campaign", account_id=list_id, campaign_id=cid, reason=str(exc),
-                                 http_status=_status(exc)))
-        return rows, isinstance(exc, TransientHttpError)
+        return rows, exc.retry
     details.add("campaigns", data)
     rows.extend(details.rows())
     try:
         link_rows, meta = client.link_stats(cid)
-    except ProviderAuthError:
-        raise
-    except (EntitySkipped, HttpStatusError, TransientHttpError) as exc:
-        rows.append(writer.error("link_stats", account_id=list_id, campaign_id=cid, reason=str(exc),
-                                 http_status=_status(exc)))
-        return rows, isinstance(exc, TransientHttpError)
+    except EntityError as exc:
+        rows.append(writer.failed(exc, "link_stats", account_id=list_id, campaign_id=cid))
+        return rows, exc.retry
     links.request_params = meta
     for link in link_rows:
         links.add("link_stats", link)
     rows.extend(links.rows())
     return rows, False
-
-
-def _status(exc: BaseException) -> int | None:
-    return getattr(exc, "status", None)

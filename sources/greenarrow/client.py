@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
@@ -9,6 +10,12 @@ from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.common.windows import Window
 from sources.greenarrow import settings as s
+
+
+def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
+    """HTTP Basic with ``<org_id>:<key>``; a key without ``:`` is taken as already encoded (API-Keys endpoint)."""
+    token = base64.b64encode(secret.encode()).decode() if ":" in secret else secret
+    return {"Authorization": f"Basic {token}", "Accept": "application/json"}
 
 
 class GreenArrowClient:
@@ -38,7 +45,8 @@ class GreenArrowClient:
         data = self._data(self._http.get(s.CAMPAIGN.format(campaign_id=campaign_id)),
                           what=f"campaign {campaign_id}")
         if not isinstance(data, dict):
-            raise EntitySkipped(f"malformed answer: campaign {campaign_id} details are not an object")
+            raise EntitySkipped(f"malformed answer: campaign {campaign_id} details are not an object",
+                                code="malformed_answer")
         return data
 
     def link_stats(self, campaign_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -54,7 +62,8 @@ class GreenArrowClient:
         def links(response: HttpResponse, number: int) -> list[Any]:
             data = self._data(response, what=what)
             if not isinstance(data, dict) or not isinstance(data.get("links", []), list):
-                raise EntitySkipped(f"malformed answer: link_stats page {number} of campaign {campaign_id}")
+                raise EntitySkipped(f"malformed answer: link_stats page {number} of campaign {campaign_id}",
+                                    code="malformed_answer")
             meta["pages"] += 1
             meta["all_unclicked_links_recorded"] = data.get("all_unclicked_links_recorded")
             return list(data.get("links") or [])
@@ -83,24 +92,26 @@ class GreenArrowClient:
                         f"check {s.SECRET_ENV} (the <organization_id>:<api_key> pair).",
                 endpoint=response.path, status=response.status)
         if code in s.SKIP_CODES or response.status == 404:
-            raise EntitySkipped(f"not_found: {what} not found", status=response.status)
+            raise EntitySkipped(f"not_found: {what} not found", code="not_found", status=response.status)
         if code in s.BUG_CODES:
             raise ProviderError(s.NAME, f"greenarrow rejected the page size reading {what} ({code}).",
                                 endpoint=response.path, status=response.status)
         if not isinstance(body, dict):
             raise EntitySkipped(f"malformed answer: {what} (HTTP {response.status}) is not a JSON envelope",
-                                status=response.status)
+                                code="malformed_answer", status=response.status)
         if response.status >= 400 or body.get("success") is False or code:
             message = body.get("error_message") or "no message"
+            # DOC: a validation failure is not cured by asking again: recorded, the window stays done
             raise HttpStatusError(s.NAME, f"greenarrow answered {code or 'an error'} (HTTP {response.status}) "
                                           f"reading {what}: {message}",
-                                  endpoint=response.path, status=response.status, body=body)
+                                  endpoint=response.path, status=response.status, body=body, retry=False)
         if "data" not in body:
-            raise EntitySkipped(f"malformed answer: {what} has no data", status=response.status)
+            raise EntitySkipped(f"malformed answer: {what} has no data", code="malformed_answer",
+                                status=response.status)
         return body["data"], body
 
 
 def _records(data: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise EntitySkipped(f"malformed answer: {what} is not a list of objects")
+        raise EntitySkipped(f"malformed answer: {what} is not a list of objects", code="malformed_answer")
     return data

@@ -21,13 +21,14 @@ from typing import Any
 import dlt
 from dlt.common.typing import TSecretStrValue
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
-from sources.common.http import HttpClient
-from sources.common.provider import standalone
-from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter
+from core.errors import EntityError
+from sources.common.raw import Fetch
+from sources.common.source import Extraction, extraction
 from sources.common.windows import Window
-from sources.insider import settings as s
 from sources.insider.client import CampaignMetrics, InsiderClient, OverallRecord, created_date
+from sources.insider.spec import SPEC
+
+__all__ = ["SPEC", "insider_source"]
 
 
 @dlt.source(name="insider", section="insider", max_table_nesting=0)
@@ -49,16 +50,9 @@ def insider_source(
         plan: what to pull (windows, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan,
-                                    report=report)
-    client = InsiderClient(http, str(partner_id))
-    writer = RawWriter(s.NAME, plan, report)
-
-    @dlt.resource(name="insider_extract", write_disposition="append")
-    def insider_extract() -> Iterator[Any]:
-        yield from _extract(client, http, writer, plan, report)
-
-    return insider_extract
+    run = extraction(SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan, report=report)
+    client = InsiderClient(run.http, str(partner_id))
+    return run.resource("insider_extract", lambda: _extract(client, run))
 
 
 @dataclass
@@ -68,12 +62,12 @@ class _WindowPull:
     records: list[OverallRecord] = field(default_factory=list)
     metrics: list[CampaignMetrics] = field(default_factory=list)
     errors: list[Any] = field(default_factory=list)
-    failed: str | None = None       # a transient failure: keep the earlier pull, retry next run
+    failed: bool = False            # a failure to retry: keep the earlier pull, pull again next run
     skipped: bool = False           # 406: nothing to load, nothing to replace
 
 
-def _extract(client: InsiderClient, http: HttpClient, writer: RawWriter, plan: ExtractPlan,
-             report: ExtractReport) -> Iterator[Any]:
+def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
+    writer, report = run.writer, run.report
     partner = client.partner_id
 
     # 1. every window's campaign list, windows concurrently (each pages on its own)
@@ -86,28 +80,15 @@ def _extract(client: InsiderClient, http: HttpClient, writer: RawWriter, plan: E
         pull = _WindowPull(window, fetch)
         try:
             pull.records = client.overall(window.start.date(), window.last_day)
-        except ProviderAuthError:
-            raise
-        except HttpStatusError as exc:
-            if exc.status in (400, 422):
-                raise  # the partner id or the dates are wrong for every window: fail the provider run
-            pull.failed = str(exc)
-            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
-                                            reason=str(exc), http_status=exc.status))
-        except EntitySkipped as exc:  # 406: older than the API keeps
-            pull.skipped = True
-            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
-                                            reason=str(exc), http_status=exc.status))
-        except TransientHttpError as exc:
-            pull.failed = str(exc)
-            pull.errors.append(writer.error("overall_metrics", account_id=partner, window=window,
-                                            reason=str(exc), http_status=exc.status))
+        except EntityError as exc:  # 406 (older than the API keeps) is skipped; the rest is pulled again
+            pull.errors.append(writer.failed(exc, "overall_metrics", account_id=partner, window=window))
+            pull.failed, pull.skipped = exc.retry, not exc.retry
         return pull
 
-    pulls = list(http.map(list_window, plan.windows))
+    pulls = list(run.http.map(list_window, run.plan.windows))
 
     # 2. campaign-metrics for every listed campaign of every window, within the shared budget
-    tasks = [(index, record) for index, pull in enumerate(pulls) if pull.failed is None and not pull.skipped
+    tasks = [(index, record) for index, pull in enumerate(pulls) if not pull.failed and not pull.skipped
              for record in pull.records]
 
     def campaign(task: tuple[int, OverallRecord]) -> tuple[int, CampaignMetrics | None, Any, bool]:
@@ -116,34 +97,26 @@ def _extract(client: InsiderClient, http: HttpClient, writer: RawWriter, plan: E
         try:
             metrics = client.campaign_metrics(record.builder_id, window.start.date(), window.last_day,
                                               created=created_date(record.item))
-        except ProviderAuthError:
-            raise
-        except EntitySkipped as exc:
-            return index, None, writer.error("campaign_metrics", account_id=partner, campaign_id=record.builder_id,
-                                             window=window, reason=str(exc), http_status=exc.status), False
-        except (TransientHttpError, HttpStatusError) as exc:
-            return index, None, writer.error("campaign_metrics", account_id=partner, campaign_id=record.builder_id,
-                                             window=window, reason=str(exc), http_status=exc.status), True
+        except EntityError as exc:  # 424 twice, 406, an uncurable 400: recorded; anything else retried
+            return index, None, writer.failed(exc, "campaign_metrics", account_id=partner,
+                                              campaign_id=record.builder_id, window=window), exc.retry
         return index, metrics, None, False
 
-    for index, metrics, error, transient in http.map(campaign, tasks):
+    for index, metrics, error, retry in run.http.map(campaign, tasks):
         pull = pulls[index]
         if metrics is not None:
             pull.metrics.append(metrics)
         if error is not None:
             pull.errors.append(error)
-        if transient and pull.failed is None:
-            pull.failed = "a campaign-metrics call of this window failed after its retries"
+        pull.failed = pull.failed or retry
 
-    # 3. one complete fetch per window, or its errors and a failed window
+    # 3. one complete fetch per window, or its errors (the failed window is already reported)
     for pull in pulls:
-        window = pull.window
         yield from pull.errors
-        if pull.failed is not None:
-            report.window_failed("overall_metrics", partner, window, pull.failed)
+        if pull.failed:
             continue
         if pull.skipped:
-            report.window_done("overall_metrics", partner, window, 0)
+            report.window_done("overall_metrics", partner, pull.window, 0)
             continue
         fetch = pull.fetch
         for record in pull.records:
@@ -152,4 +125,4 @@ def _extract(client: InsiderClient, http: HttpClient, writer: RawWriter, plan: E
             fetch.add("campaign_metrics", metrics.data, campaign_id=metrics.builder_id,
                       request_params=metrics.request)
         yield from fetch.rows()
-        report.window_done("overall_metrics", partner, window, len(fetch))
+        report.window_done("overall_metrics", partner, pull.window, len(fetch))

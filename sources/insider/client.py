@@ -7,12 +7,26 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntityFailed, EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.insider import settings as s
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
+    """DOC: ``Authorization: Bearer <Web Push API key>``."""
+    return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+
+
+def is_throttle(status: int, text: str) -> bool:
+    """DOC (older docs, status-code page): throttling may come as 403 "Request limit exceeded"."""
+    return status == 403 and "request limit" in text.lower()
+
+
+# What the shared HTTP layer must know of Insider: its legacy throttle, and the one retry 424 deserves.
+HTTP_OPTIONS = {"is_throttle": is_throttle, "extra_retry": {424: s.CAMPAIGN_NOT_FOUND_ATTEMPTS}}
 
 
 @dataclass
@@ -55,8 +69,8 @@ class InsiderClient:
         def campaigns(response: HttpResponse, number: int) -> list[Any]:
             items = self._answer(response, what=what).get("data")
             if not isinstance(items, list):
-                raise HttpStatusError(s.NAME, f"insider answered {what} page {number + s.FIRST_PAGE} without a data "
-                                              f"list.", endpoint=s.OVERALL_METRICS, status=200, body=None)
+                raise EntityFailed(f"insider answered {what} page {number + s.FIRST_PAGE} without a data list.",
+                                   code="malformed_answer", status=response.status)
             return items
 
         # DOC: page 1-based, per_page <= 20, `total` items (the answer also states the per_page it used)
@@ -93,13 +107,13 @@ class InsiderClient:
                     ask = named
                     continue
                 raise EntitySkipped(f"insider refused {what} (HTTP {response.status}: {_message(response)})",
-                                    status=response.status)
+                                    code="refused", status=response.status)
             if response.status == 424:
                 raise EntitySkipped(f"insider answered {what} with HTTP 424 twice ({_message(response)})",
-                                    status=424)
+                                    code="http_424", status=424)
             data = self._answer(response, what=what)
             return CampaignMetrics(str(builder_id), data, body)
-        raise EntitySkipped(f"insider refused {what} after clipping its start to {ask}", status=400)
+        raise EntitySkipped(f"insider refused {what} after clipping its start to {ask}", code="refused", status=400)
 
     # -- envelope ---------------------------------------------------------------------------------------------
 
@@ -118,19 +132,20 @@ class InsiderClient:
                                     endpoint=response.path, status=status)
         if status == 406:
             raise EntitySkipped(f"insider has no data for {what}: analytics cover the last year only (HTTP 406)",
-                                status=406)
+                                code="too_old", status=406)
         if status in (400, 422):
-            raise HttpStatusError(s.NAME, f"insider rejected {what} (HTTP {status}: {_message(response)}); "
-                                          f"check {s.PARTNER_ENV} and the dates.",
-                                  endpoint=response.path, status=status, body=response.data)
+            # the partner id or the dates are wrong for every window: the provider's run cannot go on
+            raise ProviderError(s.NAME, f"insider rejected {what} (HTTP {status}: {_message(response)}); "
+                                        f"check {s.PARTNER_ENV} and the dates.", endpoint=response.path, status=status)
         if status == 424:
-            raise EntitySkipped(f"insider answered {what} with HTTP 424 ({_message(response)})", status=424)
+            raise EntitySkipped(f"insider answered {what} with HTTP 424 ({_message(response)})", code="http_424",
+                                status=424)
         if status >= 400:
             raise HttpStatusError(s.NAME, f"insider answered HTTP {status} reading {what}.",
                                   endpoint=response.path, status=status, body=response.data)
         if not isinstance(response.data, dict):
-            raise HttpStatusError(s.NAME, f"insider answered {what} with something other than a JSON object.",
-                                  endpoint=response.path, status=status)
+            raise EntityFailed(f"insider answered {what} with something other than a JSON object.",
+                               code="malformed_answer", status=status)
         return response.data
 
 
@@ -146,29 +161,18 @@ def _message(response: HttpResponse) -> str:
 
 
 def _date_in(response: HttpResponse) -> dt.date | None:
-    match = _DATE_RE.search(_message(response))
-    if not match:
-        return None
-    try:
-        return dt.date.fromisoformat(match.group(0))
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    """The date an error message names (Insider says which start date it would accept)."""
+    return _day(_DATE_RE.search(_message(response)))
 
 
 def created_date(item: dict[str, Any]) -> dt.date | None:
     """The campaign's create day from overall-metrics ``startDate`` (``YYYY-MM-DD HH:MM:SS``, no zone)."""
     raw = item.get("startDate")
-    if not isinstance(raw, str):
-        return None
-    match = _DATE_RE.match(raw.strip())
-    if not match:
+    return _day(_DATE_RE.match(raw.strip())) if isinstance(raw, str) else None
+
+
+def _day(match: re.Match[str] | None) -> dt.date | None:
+    if match is None:
         return None
     try:
         return dt.date.fromisoformat(match.group(0))

@@ -22,11 +22,14 @@ import dlt
 import pendulum
 from dlt.common.typing import TSecretStrValue
 
-from sources.common.provider import standalone
-from sources.common.raw import ExtractPlan, ExtractReport, RawWriter
-from sources.common.windows import Window
+from sources.common.raw import RawWriter
+from sources.common.source import Extraction, extraction
+from sources.common.windows import parse_time
 from sources.parrot import settings as s
 from sources.parrot.client import ParrotClient, PollResult
+from sources.parrot.spec import SPEC
+
+__all__ = ["SPEC", "parrot_source"]
 
 
 @dlt.source(name="parrot", section="parrot", max_table_nesting=0)
@@ -56,20 +59,15 @@ def parrot_source(
         plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan,
-                                    report=report)
-    client = ParrotClient(http, account_id=account_id, page_size=page_size, poll_interval=poll_interval_seconds,
-                          max_poll_attempts=max_poll_attempts, max_poll_seconds=max_poll_seconds)
-    writer = RawWriter(s.NAME, plan, report)
-
-    @dlt.resource(name="parrot_extract", write_disposition="append")
-    def parrot_extract() -> Iterator[Any]:
-        yield from _extract(client, writer, plan, report)
-
-    return parrot_extract
+    run = extraction(SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan, report=report)
+    client = ParrotClient(run.http, account_id=account_id or s.DEFAULT_ACCOUNT_ID, page_size=page_size,
+                          poll_interval=poll_interval_seconds, max_poll_attempts=max_poll_attempts,
+                          max_poll_seconds=max_poll_seconds)
+    return run.resource("parrot_extract", lambda: _extract(client, run))
 
 
-def _extract(client: ParrotClient, writer: RawWriter, plan: ExtractPlan, report: ExtractReport) -> Iterator[Any]:
+def _extract(client: ParrotClient, run: Extraction) -> Iterator[Any]:
+    writer, plan, report = run.writer, run.plan, run.report
     account = client.account_id
     items, paging = client.post_campaigns()
     listing = writer.fetch("post_campaigns", f"{s.NAME}|{account}|post_campaigns", account_id=account,
@@ -85,9 +83,9 @@ def _extract(client: ParrotClient, writer: RawWriter, plan: ExtractPlan, report:
     for cid, item in by_id.items():
         if item.get("status") != s.PUBLISHED:   # DOC: only published campaigns have metrics
             continue
-        published_at[cid] = _time(item.get("published_at"))
+        published_at[cid] = parse_time(item.get("published_at"))
         moment = published_at[cid]
-        if cid in refresh or (moment is not None and any(_inside(w, moment) for w in plan.windows)):
+        if cid in refresh or (moment is not None and any(w.contains(moment) for w in plan.windows)):
             selected.append(cid)
     # due again but no longer listed: probe it; a 404 then empties its scope
     selected.extend(sorted(refresh - set(by_id)))
@@ -96,8 +94,8 @@ def _extract(client: ParrotClient, writer: RawWriter, plan: ExtractPlan, report:
         yield from _result_rows(writer, account, result)
 
     for window in plan.windows:
-        records = sum(1 for cid in selected if published_at.get(cid) is not None
-                      and _inside(window, published_at[cid]))  # type: ignore[arg-type]
+        records = sum(1 for cid in selected
+                      if (moment := published_at.get(cid)) is not None and window.contains(moment))
         report.window_done("post_campaigns", account, window, records)
 
 
@@ -114,28 +112,11 @@ def _result_rows(writer: RawWriter, account: str, result: PollResult) -> Iterato
         yield from fetch.rows()
     elif result.outcome == "not_ready":
         # DOC: starting carries placeholder zeros; no rows, and the scope keeps whatever real values it had
-        yield writer.error("metrics", account_id=account, campaign_id=cid,
+        yield writer.error("metrics", account_id=account, campaign_id=cid, code=s.NOT_READY_REASON,
                            reason=f"{s.NOT_READY_REASON}: post campaign {cid} still "
                                   f"{(result.statuses or ['starting'])[-1]} after {result.polls} requests over "
                                   f"{result.waited_seconds:.1f}s; placeholder zeros not loaded")
-    elif result.outcome == "not_found":
-        yield writer.error("metrics", account_id=account, campaign_id=cid, reason=str(result.error),
-                           http_status=404)
-        yield from writer.fetch("metrics", scope, account_id=account, campaign_id=cid).rows()
-    else:
-        yield writer.error("metrics", account_id=account, campaign_id=cid, reason=str(result.error),
-                           http_status=getattr(result.error, "status", None))
-
-
-def _time(value: Any) -> pendulum.DateTime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = pendulum.parse(value, tz=pendulum.UTC)
-    except Exception:
-        return None
-    return parsed.in_timezone(pendulum.UTC) if isinstance(parsed, pendulum.DateTime) else None
-
-
-def _inside(window: Window, moment: pendulum.DateTime) -> bool:
-    return window.start <= moment < window.end
+    elif result.error is not None:
+        yield writer.failed(result.error, "metrics", account_id=account, campaign_id=cid)
+        if result.outcome == "not_found":  # deleted upstream: an empty pull of its scope removes its rows
+            yield from writer.fetch("metrics", scope, account_id=account, campaign_id=cid).rows()

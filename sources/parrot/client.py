@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core import interrupt
-from core.errors import (EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError,
-                                   TransientHttpError)
+from core.errors import EntityError, EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
+from sources.common.parsing import as_object
 from sources.parrot import settings as s
 
 log = logging.getLogger("campaign_etl.parrot")
+
+def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
+    """ASSUMPTION A1: ``Authorization: Bearer <API token>``."""
+    return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+
 
 Outcome = Literal["ready", "stale", "not_ready", "not_found", "failed"]
 
@@ -48,7 +53,7 @@ class PollResult:
     statuses: list[str]
     polls: int
     waited_seconds: float
-    error: Exception | None = None
+    error: EntityError | None = None
 
     @property
     def stale(self) -> bool:
@@ -56,8 +61,8 @@ class PollResult:
 
     def summary(self) -> dict[str, Any]:
         """The poll record kept in raw (``_poll`` of a metrics row, and ``raw.parrot_polls``)."""
-        data = (self.body or {}).get("data") or {}
-        metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
+        data = as_object(as_object(self.body).get("data"))
+        metrics = as_object(data.get("metrics"))
         return {"outcome": self.outcome, "stale": self.stale, "status": data.get("status"),
                 "metrics_updated_at": metrics.get("updated_at"), "statuses": self.statuses, "polls": self.polls,
                 "waited_seconds": round(self.waited_seconds, 3),
@@ -138,7 +143,7 @@ class ParrotClient:
         data = body.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
             raise EntitySkipped(f"malformed_answer: the metrics of post campaign {campaign_id} have no "
-                                "data.metrics object")
+                                "data.metrics object", code="malformed_answer")
         return body
 
     def poll_metrics(self, campaign_ids: Iterable[str]) -> Iterator[PollResult]:
@@ -161,7 +166,7 @@ class ParrotClient:
                 continue
             for cid in batch:
                 del due[cid]
-            for cid, (answer, error, answered_at) in zip(batch, self._http.map(self._ask, batch)):
+            for cid, (answer, error, answered_at) in zip(batch, self._http.map(self._ask, batch), strict=True):
                 poll = polls[cid]
                 poll.polls += 1
                 if poll.first_at is None:
@@ -172,22 +177,20 @@ class ParrotClient:
                 else:
                     yield result
 
-    def _ask(self, campaign_id: str) -> tuple[dict[str, Any] | None, Exception | None, float]:
+    def _ask(self, campaign_id: str) -> tuple[dict[str, Any] | None, EntityError | None, float]:
         try:
             body = self.metrics(campaign_id)
-        except ProviderAuthError:
-            raise
-        except (EntitySkipped, HttpStatusError, TransientHttpError, ProviderError) as exc:
+        except EntityError as exc:
             return None, exc, self._clock()
         # stamped after the answer, so the next request of this campaign is at least a full interval later
         return body, None, self._clock()
 
-    def _settle(self, poll: _Poll, body: dict[str, Any] | None, error: Exception | None, answered_at: float,
+    def _settle(self, poll: _Poll, body: dict[str, Any] | None, error: EntityError | None, answered_at: float,
                 deadline: float) -> PollResult | None:
         """The campaign's final result, or None when it should be asked again."""
         waited = answered_at - (poll.first_at or answered_at)
         if error is not None:
-            outcome: Outcome = "not_found" if getattr(error, "status", None) == 404 else "failed"
+            outcome: Outcome = "not_found" if error.code == "not_found" else "failed"
             return PollResult(poll.campaign_id, outcome, None, poll.statuses, poll.polls, waited, error)
         assert body is not None
         data = body["data"]
@@ -224,12 +227,14 @@ class ParrotClient:
             if listing:
                 raise ProviderError(s.NAME, f"parrot: account '{self.account_id}' was not found (HTTP 404) reading "
                                             f"{what}; check {s.ACCOUNT_ENV}.", endpoint=response.path, status=status)
-            raise EntitySkipped(f"not_found: {what} answered 404 (unknown, deleted or not published)", status=404)
+            raise EntitySkipped(f"not_found: {what} answered 404 (unknown, deleted or not published)",
+                                code="not_found", status=404)
         if status >= 400:
             raise HttpStatusError(s.NAME, f"parrot answered HTTP {status} reading {what}: {detail}",
                                   endpoint=response.path, status=status, body=body)
         if body is None:
-            raise EntitySkipped(f"malformed_answer: {what} (HTTP {status}) is not a JSON object", status=status)
+            raise EntitySkipped(f"malformed_answer: {what} (HTTP {status}) is not a JSON object",
+                                code="malformed_answer", status=status)
         return body
 
 

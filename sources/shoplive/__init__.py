@@ -1,10 +1,10 @@
 """Shoplive (live commerce) dlt source.
 
-Campaign search fills the campaign dimension: every campaign scheduled from ``lookback_days`` before the first
-window of the load onwards (or exactly the configured ``campaign_keys``). ``campaign/stats`` gives each window's
-figures per campaign; a window is at most 7 days (the API's maximum). With ``campaign_keys`` configured, stats
-are asked for those keys in batches, and a batch refused with 404 is retried key by key so one unknown key only
-skips itself.
+Campaign search fills the campaign dimension: every campaign scheduled from ``lookback_days`` (the plan's)
+before the first window of the load onwards (or exactly the configured ``campaign_keys``). ``campaign/stats``
+gives each window's figures per campaign; a window is at most 7 days (the API's maximum). With ``campaign_keys``
+configured, stats are asked for those keys in batches, and a batch refused with 404 is retried key by key so one
+unknown key only skips itself.
 
 One window is one replacement scope (``shoplive|<accessKey>|stats|<window key>``) holding every stats record of
 that window: a re-pull replaces it, so a campaign absent from the newer answer vanishes from the fact. A window
@@ -13,19 +13,22 @@ with a transient failure is not emitted (its earlier pull stays) and is marked f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dlt
 from dlt.common.typing import TSecretStrValue
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, TransientHttpError
-from sources.common.http import HttpClient
-from sources.common.provider import standalone
-from sources.common.raw import ExtractPlan, ExtractReport, Fetch, RawWriter
+from core.errors import EntityError, EntitySkipped
+from sources.common.parsing import as_object
+from sources.common.raw import Fetch, RawWriter
+from sources.common.source import Extraction, extraction
 from sources.common.windows import Window
-from sources.shoplive import settings as s
-from sources.shoplive.client import ShopliveClient, api_time, batches
+from sources.shoplive.client import ShopliveClient, api_time, batches, check_token
+from sources.shoplive.spec import SPEC
+
+__all__ = ["SPEC", "shoplive_source"]
 
 
 @dlt.source(name="shoplive", section="shoplive", max_table_nesting=0)
@@ -34,7 +37,6 @@ def shoplive_source(
     access_key: str = dlt.config.value,
     api_token: TSecretStrValue = dlt.secrets.value,
     campaign_keys: list[str] | None = None,
-    lookback_days: int = 30,
     http: Any = None,
     plan: Any = None,
     report: Any = None,
@@ -46,64 +48,58 @@ def shoplive_source(
         access_key: the account's access key; the warehouse's account_id.
         api_token: the Bearer JWT (HS256, claim ``accessKey``); used only when ``http`` is None.
         campaign_keys: limit search and stats to these campaignKeys; default every campaign.
-        lookback_days: how far before the first window the campaign search reaches (shows rescheduled or
-            still drawing replay viewers).
         http: the run's shared HTTP client (the runner passes it so requests are counted and limited).
-        plan: what to pull (windows, run id); default: the last 7 days.
+        plan: what to pull (windows, run id, lookback: how far before the first window the campaign search
+            reaches, for shows rescheduled or still drawing replay viewers); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    s.check_token(str(api_token), str(access_key))
-    http, plan, report = standalone(s.SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan,
-                                    report=report)
-    client = ShopliveClient(http, str(access_key))
-    writer = RawWriter(s.NAME, plan, report)
+    check_token(str(api_token), str(access_key))
+    run = extraction(SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan, report=report)
+    client = ShopliveClient(run.http, str(access_key))
     keys = [str(k) for k in campaign_keys or [] if str(k).strip()]
 
-    @dlt.resource(name="shoplive_extract", write_disposition="append")
-    def shoplive_extract() -> Iterator[Any]:
-        yield from _search(client, writer, plan, keys, lookback_days)
-        yield from _stats(client, http, writer, plan, report, keys)
+    def rows() -> Iterator[Any]:
+        yield from _search(client, run, keys)
+        yield from _stats(client, run, keys)
 
-    return shoplive_extract
+    return run.resource("shoplive_extract", rows)
 
 
-def _search(client: ShopliveClient, writer: RawWriter, plan: ExtractPlan, keys: list[str],
-            lookback_days: int) -> Iterator[Any]:
+def _search(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[Any]:
+    plan, writer = run.plan, run.writer
     if not plan.windows and not keys:
         return
     account = client.access_key
+    searches: list[Callable[[], list[tuple[dict[str, Any], dict[str, Any]]]]]
     if keys:
-        scope, ranges = f"shoplive|{account}|search|keys", [dict(campaign_keys=batch) for batch in batches(keys)]
+        scope, request = f"shoplive|{account}|search|keys", {"campaignKeys": ",".join(keys)}
+        searches = [functools.partial(client.search, campaign_keys=batch) for batch in batches(keys)]
     else:
         # Search filters on the *scheduled* start; reach back by the lookback for shows rescheduled or still
         # drawing replay viewers, and leave the end open when the load reaches now (upcoming shows).
         first, last = plan.windows[0], plan.windows[-1]
-        lo = first.start.subtract(days=lookback_days)
+        lo = first.start.subtract(days=plan.lookback_days)
         hi = None if last.end >= plan.now or last.is_clamped else last.end
-        scope = f"shoplive|{account}|search|{lo.format('YYYY-MM-DD')}"
-        ranges = [dict(scheduled_from=lo, scheduled_to=hi)]
-    fetch = writer.fetch("campaigns", scope, account_id=account,
-                         request_params={"campaignKeys": ",".join(keys)} if keys else {
-                             "from": api_time(ranges[0]["scheduled_from"])})
+        scope, request = f"shoplive|{account}|search|{lo.format('YYYY-MM-DD')}", {"from": api_time(lo)}
+        searches = [functools.partial(client.search, scheduled_from=lo, scheduled_to=hi)]
+    fetch = writer.fetch("campaigns", scope, account_id=account, request_params=request)
     try:
-        for arguments in ranges:
-            for item, params in client.search(**arguments):
-                meta = item.get("campaignMeta") if isinstance(item.get("campaignMeta"), dict) else item
+        for search in searches:
+            for item, params in search():
+                meta = as_object(item.get("campaignMeta")) or item
                 fetch.add("campaigns", item, campaign_id=str(meta.get("campaignKey")), request_params=params)
-    except ProviderAuthError:
-        raise
-    except (EntitySkipped, HttpStatusError, TransientHttpError) as exc:
-        yield writer.error("campaigns", account_id=account, reason=str(exc), http_status=getattr(exc, "status", None))
+    except EntityError as exc:  # the search only feeds the dimension: its earlier pull stays
+        yield writer.failed(exc, "campaigns", account_id=account)
         return
     yield from fetch.rows()
 
 
-def _stats(client: ShopliveClient, http: HttpClient, writer: RawWriter, plan: ExtractPlan, report: ExtractReport,
-           keys: list[str]) -> Iterator[Any]:
+def _stats(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[Any]:
+    writer = run.writer
     account = client.access_key
     unknown: set[str] = set()    # keys a 404 refused: skipped (and recorded) once per load, not per window
 
-    def pull(window: Window) -> tuple[Window, Fetch, list[Any], str | None]:
+    def pull(window: Window) -> tuple[Window, Fetch, list[Any], bool]:
         fetch = writer.fetch("campaign_stats", f"shoplive|{account}|stats|{window.key}", account_id=account,
                              window=window)
         errors: list[Any] = []
@@ -116,21 +112,18 @@ def _stats(client: ShopliveClient, http: HttpClient, writer: RawWriter, plan: Ex
             else:
                 for batch in batches([k for k in keys if k not in unknown]):
                     _keyed(client, writer, fetch, errors, window, batch, unknown)
-        except ProviderAuthError:
-            raise
-        except (HttpStatusError, TransientHttpError, EntitySkipped) as exc:
-            errors.append(writer.error("campaign_stats", account_id=account, window=window, reason=str(exc),
-                                       http_status=getattr(exc, "status", None)))
-            return window, fetch, errors, str(exc)
-        return window, fetch, errors, None
+        except EntityError as exc:
+            # whatever went wrong, this window's earlier pull stays and the window is pulled again
+            errors.append(writer.failed(exc, "campaign_stats", account_id=account, window=window,
+                                        fails_window=True))
+            return window, fetch, errors, False
+        return window, fetch, errors, True
 
-    for window, fetch, errors, failure in http.map(pull, plan.windows):
+    for window, fetch, errors, complete in run.http.map(pull, run.plan.windows):
         yield from errors
-        if failure is not None:
-            report.window_failed("campaign_stats", account, window, failure)
-            continue
-        yield from fetch.rows()
-        report.window_done("campaign_stats", account, window, len(fetch))
+        if complete:
+            yield from fetch.rows()
+            run.report.window_done("campaign_stats", account, window, len(fetch))
 
 
 def _keyed(client: ShopliveClient, writer: RawWriter, fetch: Fetch, errors: list[Any], window: Window,
@@ -141,8 +134,8 @@ def _keyed(client: ShopliveClient, writer: RawWriter, fetch: Fetch, errors: list
     except EntitySkipped as exc:
         if len(batch) == 1:
             unknown.add(batch[0])
-            errors.append(writer.error("campaign_stats", account_id=client.access_key, campaign_id=batch[0],
-                                       window=window, reason=str(exc), http_status=exc.status))
+            errors.append(writer.failed(exc, "campaign_stats", account_id=client.access_key, campaign_id=batch[0],
+                                        window=window))
             return
         for key in batch:
             _keyed(client, writer, fetch, errors, window, [key], unknown)

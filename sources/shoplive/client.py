@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import time
 from typing import Any
 
 import pendulum
 
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
+from core.errors import EntityFailed, EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
 from sources.shoplive import settings as s
+
+
+def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
+    """DOC: ``Authorization: Bearer <JWT>``."""
+    return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+
+
+def check_token(token: str, access_key: str, *, now: float | None = None) -> None:
+    """Refuse, before any request, a JWT made for another access key or already expired.
+
+    DOC: the token is an HS256 JWT with claims ``accessKey``, ``iat`` and ``exp``. Only the claims are read (the
+    signing secret is not ours to hold); a token that is not a JWT is left for the API to judge.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return
+    if not isinstance(claims, dict):
+        return
+    claimed = claims.get("accessKey")
+    if claimed is not None and str(claimed) != access_key:
+        raise ProviderAuthError(s.NAME, f"the shoplive token in {s.TOKEN_ENV} was made for another access key "
+                                        f"than {s.ACCESS_KEY_ENV}; generate a token for this access key.")
+    expires = claims.get("exp")
+    if isinstance(expires, (int, float)) and expires <= (time.time() if now is None else now):
+        raise ProviderAuthError(s.NAME, f"the shoplive token in {s.TOKEN_ENV} has expired; generate a new one.")
 
 
 def api_time(moment: dt.datetime, *, round_up: bool = False) -> str:
@@ -80,7 +112,7 @@ class ShopliveClient:
         if status == 404:
             if keys:
                 raise EntitySkipped(f"shoplive does not know campaignKey {','.join(keys)} ({what}, HTTP 404)",
-                                    status=404)
+                                    code="not_found", status=404)
             raise ProviderAuthError(s.NAME, f"shoplive does not know the access key (HTTP 404) reading {what}; "
                                             f"check {s.ACCESS_KEY_ENV}.", endpoint=_endpoint(response), status=404)
         if status >= 400:
@@ -88,13 +120,13 @@ class ShopliveClient:
                                   status=status, body=response.data)
         body = response.data
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise HttpStatusError(s.NAME, f"shoplive answered {what} without a results list.",
-                                  endpoint=_endpoint(response), status=status)
+            raise EntityFailed(f"shoplive answered {what} without a results list.", code="malformed_answer",
+                               status=status)
         return body["results"]
 
 
 def _seconds(text: str) -> float:
-    return dt.datetime.strptime(text, s.TIME_FORMAT).replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.strptime(text, s.TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp()
 
 
 def _campaign_key(item: Any) -> str | None:

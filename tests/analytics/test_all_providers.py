@@ -8,12 +8,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from helpers import query
+
+from core.providers import PROVIDER_NAMES
 from transforms import dictionary, read_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
-PROVIDERS = {"greenarrow", "insider", "shoplive", "experiture", "parrot"}
+PROVIDERS = set(PROVIDER_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_docs_example_queries_run_unchanged(demo_warehouse: Path) -> None:
             assert con.execute(sql).fetchall(), f"no rows from:\n{sql}"
 
 
-def test_status_reports_all_five(demo_warehouse: Path, run_cli, capsys) -> None:  # noqa: ANN001
+def test_status_reports_all_five(demo_warehouse: Path, run_cli, capsys) -> None:
     assert run_cli("status", "--warehouse", demo_warehouse) == 0
     out = capsys.readouterr().out
     for provider in PROVIDERS:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 
 NOW = pendulum.now("UTC")
 
 
 @pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch, serve) -> GreenArrowSim:  # noqa: ANN001
+def sim(monkeypatch: pytest.MonkeyPatch, serve) -> GreenArrowSim:
     app = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=6, days=30, max_links=560)
     server = serve(app)
     for key, value in {"SOURCES__GREENARROW__BASE_URL": server.url,
@@ -30,7 +30,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch, day: pendulum.DateTime) -> Non
     monkeypatch.setattr("sources.common.raw.now_utc", lambda: day.add(microseconds=next(ticks)))
 
 
-def test_history_keeps_the_last_value_of_each_day(sim: GreenArrowSim, run_cli, warehouse: Path,  # noqa: ANN001
+def test_history_keeps_the_last_value_of_each_day(sim: GreenArrowSim, run_cli, warehouse: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     day1, day2 = NOW.subtract(days=2).start_of("day").add(hours=3), NOW.subtract(days=1).start_of("day").add(hours=3)
     frozen_clock(monkeypatch, day1)
@@ -61,12 +61,12 @@ def test_history_keeps_the_last_value_of_each_day(sim: GreenArrowSim, run_cli, w
         == before
 
 
-def test_quality_checks_report_but_never_block(sim: GreenArrowSim, run_cli, warehouse: Path,  # noqa: ANN001
-                                               monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_quality_checks_report_but_never_block(sim: GreenArrowSim, run_cli, warehouse: Path,
+                                               monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     victim = next(c for c in sim.campaigns.values() if c.started_at is not None)
     original = sim.stat_summary
 
-    def corrupt(c, share=1.0, *, slice_id=None):  # noqa: ANN001, ANN202
+    def corrupt(c, share=1.0, *, slice_id=None):
         summary = original(c, share, slice_id=slice_id)
         if summary and c is victim and slice_id is None:
             summary = {**summary, "open_rate": 1.5, "skips_error": -2, "opens_unique": summary["opens_total"] + 1}
@@ -87,7 +87,7 @@ def test_quality_checks_report_but_never_block(sim: GreenArrowSim, run_cli, ware
     assert "FAIL ratios_within_0_1 [greenarrow]" in capsys.readouterr().out
 
 
-def test_freshness_fails_when_the_last_good_load_is_too_old(sim: GreenArrowSim, run_cli,  # noqa: ANN001
+def test_freshness_fails_when_the_last_good_load_is_too_old(sim: GreenArrowSim, run_cli,
                                                             warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     monkeypatch.setenv("FRESHNESS_HOURS", "0")
@@ -97,7 +97,7 @@ def test_freshness_fails_when_the_last_good_load_is_too_old(sim: GreenArrowSim, 
     assert status == [("fail",)]
 
 
-def test_campaign_performance_has_one_row_per_campaign_with_conformed_columns(sim: GreenArrowSim, run_cli,  # noqa: ANN001
+def test_campaign_performance_has_one_row_per_campaign_with_conformed_columns(sim: GreenArrowSim, run_cli,
                                                                               warehouse: Path) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     rows = query(warehouse, """select campaign_id, campaign_name, sent, delivered, opens_unique, clicks_unique,
@@ -116,7 +116,7 @@ def test_campaign_performance_has_one_row_per_campaign_with_conformed_columns(si
         assert cto == (pytest.approx(t["clicks_unique"] / t["opens_unique"]) if t["opens_unique"] else None)
 
 
-def test_run_log_has_one_row_per_provider_per_run(sim: GreenArrowSim, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_run_log_has_one_row_per_provider_per_run(sim: GreenArrowSim, run_cli, warehouse: Path) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     assert run_cli("run", "--warehouse", warehouse) == 0
     sim.grow()

@@ -17,14 +17,15 @@ from typing import Any
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
+from core.providers import PROVIDER_NAMES
 from simulators import experiture, greenarrow, insider, parrot, shoplive
-from simulators.base import Request, Response, SimApp
+from simulators.base import Request, Response, SimApp, SimServer
 from sources.common.raw import storable
 
 NOW = pendulum.now("UTC")
-PROVIDERS = ("greenarrow", "insider", "shoplive", "experiture", "parrot")
+PROVIDERS = PROVIDER_NAMES
 MISSING = object()      # "remove the key" instead of setting it
 
 # class -> (value sent, what the quarantine reason starts with)
@@ -109,14 +110,10 @@ def _positions(match: dict[str, str]) -> list[tuple[int, str]]:
 
 # -- providers ---------------------------------------------------------------------------------------------------
 
-def _greenarrow(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
+def _greenarrow(configure: Callable[..., SimServer]) -> Case:
     sim = greenarrow.GreenArrowSim(now=NOW, lists=1, campaigns_per_list=10, days=30, max_links=520)
     started = sorted((c for c in sim.campaigns.values() if c.started_at is not None), key=lambda c: -c.recipients)
-    env.update({"SOURCES__GREENARROW__BASE_URL": url(sim),
-                "SOURCES__GREENARROW__API_KEY": greenarrow.DEFAULT_CREDENTIALS,
-                "SOURCES__GREENARROW__START_DATE": NOW.subtract(days=40).to_date_string(),
-                "SOURCES__GREENARROW__BACKOFF_BASE_SECONDS": "0.01",
-                "SOURCES__GREENARROW__BACKOFF_MAX_SECONDS": "0.05"})
+    configure(sim, start_days=40, SOURCES__GREENARROW__LINK_STATS_PER_PAGE="500")
 
     def containers(request: Request, body: Any) -> list[tuple[str, dict[str, Any]]]:
         campaign = request.path.rsplit("/", 1)[-1]
@@ -130,15 +127,10 @@ def _greenarrow(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
                 containers)
 
 
-def _insider(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
+def _insider(configure: Callable[..., SimServer]) -> Case:
     sim = insider.InsiderSim(now=NOW, rate_period=1.0, campaigns=10, days=12)
     ranked = sorted(sim.campaigns.values(), key=lambda c: -c.daily_targeted)
-    env.update({"SOURCES__INSIDER__BASE_URL": url(sim), "SOURCES__INSIDER__PARTNER_ID": sim.partner_id,
-                "SOURCES__INSIDER__API_KEY": sim.api_key,
-                "SOURCES__INSIDER__START_DATE": NOW.subtract(days=14).to_date_string(),
-                "SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS": "1.0",
-                "SOURCES__INSIDER__BACKOFF_BASE_SECONDS": "0.01", "SOURCES__INSIDER__BACKOFF_MAX_SECONDS": "0.05",
-                "SOURCES__INSIDER__DEFAULT_RETRY_AFTER_SECONDS": "0.2"})
+    configure(sim, start_days=14)
 
     def containers(request: Request, body: Any) -> list[tuple[str, dict[str, Any]]]:
         if request.path == insider.OVERALL_PATH:
@@ -151,14 +143,10 @@ def _insider(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
     return case
 
 
-def _shoplive(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
+def _shoplive(configure: Callable[..., SimServer]) -> Case:
     sim = shoplive.ShopliveSim(now=NOW, campaigns=10, days=10)
     ranked = sorted(sim.active_keys(), key=lambda k: -sim.campaigns[k].base_viewers)
-    env.update({"SOURCES__SHOPLIVE__BASE_URL": url(sim), "SOURCES__SHOPLIVE__ACCESS_KEY": sim.access_key,
-                "SOURCES__SHOPLIVE__API_TOKEN": shoplive.make_jwt(sim.access_key, sim.secret_b64),
-                "SOURCES__SHOPLIVE__START_DATE": NOW.subtract(days=12).to_date_string(),
-                "SOURCES__SHOPLIVE__RATE_LIMIT_PERIOD_SECONDS": "0.05",
-                "SOURCES__SHOPLIVE__BACKOFF_BASE_SECONDS": "0.01", "SOURCES__SHOPLIVE__BACKOFF_MAX_SECONDS": "0.05"})
+    configure(sim, start_days=12)
 
     def containers(request: Request, body: Any) -> list[tuple[str, dict[str, Any]]]:
         if request.path.endswith("/campaign/stats"):
@@ -170,15 +158,10 @@ def _shoplive(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
                 containers, with_period=True)
 
 
-def _experiture(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
+def _experiture(configure: Callable[..., SimServer]) -> Case:
     sim = experiture.ExperitureSim(now=NOW, campaigns=14, days=30, journeys=False)
     ranked = sorted((c for c in sim.loadable() if c.executions), key=lambda c: -c.reach)
-    env.update({"SOURCES__EXPERITURE__BASE_URL": url(sim) + experiture.API,
-                "SOURCES__EXPERITURE__ACCESS_TOKEN": experiture.DEFAULT_TOKEN,
-                "SOURCES__EXPERITURE__START_DATE": NOW.subtract(days=40).to_date_string(),
-                "SOURCES__EXPERITURE__RATE_LIMIT_REQUESTS": "1000",
-                "SOURCES__EXPERITURE__BACKOFF_BASE_SECONDS": "0.01",
-                "SOURCES__EXPERITURE__BACKOFF_MAX_SECONDS": "0.05"})
+    configure(sim, start_days=40)
 
     def containers(request: Request, body: Any) -> list[tuple[str, dict[str, Any]]]:
         parts = request.path.split("/")
@@ -186,21 +169,17 @@ def _experiture(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
             return [(parts[-2], body["data"]["counts"])]
         return []
 
-    return Case("experiture", sim, [c.campaign_id for c in ranked], "scheduled", "scheduled", "metrics", "counts.scheduled",
+    return Case("experiture", sim, [c.campaign_id for c in ranked], "scheduled", "scheduled", "metrics",
+                "counts.scheduled",
                 "select payload -> '$.counts.scheduled' from raw.experiture_metrics where campaign_id = ?",
                 containers)
 
 
-def _parrot(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
+def _parrot(configure: Callable[..., SimServer]) -> Case:
     # fresh metrics answer `ready` at once: no refresh cycle to wait for
     sim = parrot.ParrotSim(now=NOW, campaigns=13, warmth="fresh", refresh_delay=0.1)
     ranked = sorted(sim.published(), key=lambda c: -c.recipients)
-    env.update({"SOURCES__PARROT__BASE_URL": url(sim) + parrot.API,
-                "SOURCES__PARROT__API_TOKEN": parrot.DEFAULT_TOKEN,
-                "SOURCES__PARROT__START_DATE": NOW.subtract(days=70).to_date_string(),
-                "SOURCES__PARROT__POLL_INTERVAL_SECONDS": "0.1", "SOURCES__PARROT__MAX_POLL_ATTEMPTS": "3",
-                "SOURCES__PARROT__RATE_LIMIT_REQUESTS": "1000",
-                "SOURCES__PARROT__BACKOFF_BASE_SECONDS": "0.01", "SOURCES__PARROT__BACKOFF_MAX_SECONDS": "0.05"})
+    configure(sim, start_days=70, SOURCES__PARROT__POLL_INTERVAL_SECONDS="0.1")
 
     def containers(request: Request, body: Any) -> list[tuple[str, dict[str, Any]]]:
         parts = request.path.split("/")
@@ -208,7 +187,8 @@ def _parrot(env: dict[str, str], url: Callable[[SimApp], str]) -> Case:
             return [(parts[-2], body["data"]["metrics"])]
         return []
 
-    return Case("parrot", sim, [c.campaign_id for c in ranked], "recipients", "recipients", "metrics", "metrics.recipients",
+    return Case("parrot", sim, [c.campaign_id for c in ranked], "recipients", "recipients", "metrics",
+                "metrics.recipients",
                 "select payload -> '$.data.metrics.recipients' from raw.parrot_metrics where campaign_id = ?",
                 containers)
 
@@ -218,19 +198,15 @@ SETUPS = {"greenarrow": _greenarrow, "insider": _insider, "shoplive": _shoplive,
 
 
 @pytest.fixture
-def prepare(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
+def prepare(configure):
     """``prepare(provider)``: that provider's simulator, served and configured (the only provider enabled)."""
     def _prepare(provider: str) -> Case:
-        env: dict[str, str] = {}
-        case = SETUPS[provider](env, lambda app: serve(app).url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return case
+        return SETUPS[provider](configure)
 
     return _prepare
 
 
-def run(run_cli, warehouse: Path) -> int:  # noqa: ANN001
+def run(run_cli, warehouse: Path) -> int:
     code = run_cli("run", "--warehouse", warehouse)
     assert code in (0, 3), f"a bad value must never fail the provider (exit {code})"
     return code
@@ -256,13 +232,13 @@ def quarantined(case: Case, warehouse: Path) -> list[tuple[Any, ...]]:
 # -- the classes of bad values -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_each_class_of_bad_value_is_quarantined_and_everything_else_loads(prepare, run_cli,  # noqa: ANN001
+def test_each_class_of_bad_value_is_quarantined_and_everything_else_loads(prepare, run_cli,
                                                                           warehouse: Path, provider: str) -> None:
     """One run per provider; each class goes into its own campaign's answers, so each must stay alone."""
     case = prepare(provider)
     classes = [*TEXT, *BAD]          # number text first: the largest values, so "38,668" has a separator
     assert len(case.candidates) >= len(classes)
-    victims = dict(zip(classes, case.candidates))
+    victims = dict(zip(classes, case.candidates, strict=False))
     case.inject({victims[kind]: case.setter(TEXT[kind] if kind in TEXT else BAD[kind][0]) for kind in classes})
     run(run_cli, warehouse)
 
@@ -293,7 +269,7 @@ def test_each_class_of_bad_value_is_quarantined_and_everything_else_loads(prepar
     assert errors == [(0,)], "a bad value is no extraction error"
 
 
-def test_an_unknown_field_beyond_64_bits_is_quarantined(prepare, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_an_unknown_field_beyond_64_bits_is_quarantined(prepare, run_cli, warehouse: Path) -> None:
     case = prepare("insider")
     case.field = "unsubsTotal"          # not a field Insider documents: an unknown numeric field
     case.set_field(10**30)
@@ -307,7 +283,7 @@ def test_an_unknown_field_beyond_64_bits_is_quarantined(prepare, run_cli, wareho
 
 
 @pytest.mark.parametrize("provider", ["greenarrow", "insider"])
-def test_beyond_64_bits_in_a_counter_of_every_campaign_still_loads_the_rest(prepare, run_cli,  # noqa: ANN001
+def test_beyond_64_bits_in_a_counter_of_every_campaign_still_loads_the_rest(prepare, run_cli,
                                                                              warehouse: Path, provider: str) -> None:
     """The reported failure: one 10**30 used to fail the provider every night. Here every answer has one."""
     case = prepare(provider)
@@ -337,7 +313,7 @@ def test_beyond_64_bits_in_a_counter_of_every_campaign_still_loads_the_rest(prep
 
 # -- metrics blocks that are missing or null -------------------------------------------------------------------
 
-def test_greenarrow_null_or_missing_stat_summary_is_one_quarantine_row(prepare, run_cli,  # noqa: ANN001
+def test_greenarrow_null_or_missing_stat_summary_is_one_quarantine_row(prepare, run_cli,
                                                                        warehouse: Path) -> None:
     case = prepare("greenarrow")
     sim = case.sim
@@ -376,7 +352,7 @@ def test_greenarrow_null_or_missing_stat_summary_is_one_quarantine_row(prepare, 
     assert raw == [("null",)], "raw keeps the null block as sent"
 
 
-def test_insider_null_device_block_is_quarantined(prepare, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_insider_null_device_block_is_quarantined(prepare, run_cli, warehouse: Path) -> None:
     case = prepare("insider")
 
     def null_devices(request: Request, response: Response) -> Response:
@@ -397,7 +373,7 @@ def test_insider_null_device_block_is_quarantined(prepare, run_cli, warehouse: P
     assert {r for r in rows} == {(case.victim, "campaign_metrics", "deviceMetrics", "null", "null block")}
 
 
-def test_experiture_missing_counts_is_quarantined(prepare, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_experiture_missing_counts_is_quarantined(prepare, run_cli, warehouse: Path) -> None:
     case = prepare("experiture")
     never = next((c for c in case.sim.loadable() if not c.executions), None)
 
@@ -419,7 +395,7 @@ def test_experiture_missing_counts_is_quarantined(prepare, run_cli, warehouse: P
         assert raw == [("null",)]
 
 
-def test_parrot_null_metrics_block_is_an_extraction_error(prepare, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_parrot_null_metrics_block_is_an_extraction_error(prepare, run_cli, warehouse: Path) -> None:
     case = prepare("parrot")
 
     def null_metrics(request: Request, response: Response) -> Response:

@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pendulum
 import pytest
-
 from helpers import query
-from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
+
+from simulators.greenarrow import GreenArrowSim
 
 NOW = pendulum.now("UTC")
 
@@ -45,18 +45,13 @@ READER = textwrap.dedent("""
 
 
 @pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, serve) -> GreenArrowSim:  # noqa: ANN001
+def configured(configure) -> GreenArrowSim:
     sim = GreenArrowSim(now=NOW, lists=2, campaigns_per_list=6, days=40, max_links=900)
-    server = serve(sim)
-    for key, value in {"SOURCES__GREENARROW__BASE_URL": server.url,
-                       "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
-                       "SOURCES__GREENARROW__START_DATE": NOW.subtract(days=45).to_date_string(),
-                       "SOURCES__GREENARROW__LINK_STATS_PER_PAGE": "100"}.items():
-        monkeypatch.setenv(key, value)
+    configure(sim, start_days=45, SOURCES__GREENARROW__LINK_STATS_PER_PAGE="100")
     return sim
 
 
-def test_a_reader_looping_during_runs_sees_only_complete_states(configured: GreenArrowSim, run_cli,  # noqa: ANN001
+def test_a_reader_looping_during_runs_sees_only_complete_states(configured: GreenArrowSim, run_cli,
                                                                   warehouse: Path, tmp_path: Path) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     stop, out = tmp_path / "stop", tmp_path / "reader.jsonl"
@@ -80,7 +75,7 @@ def test_a_reader_looping_during_runs_sees_only_complete_states(configured: Gree
     assert len({o["run"] for o in observations}) >= 2, "the reader saw the publishes happen"
 
 
-def test_an_open_bi_connection_does_not_block_the_load(configured: GreenArrowSim, run_cli,  # noqa: ANN001
+def test_an_open_bi_connection_does_not_block_the_load(configured: GreenArrowSim, run_cli,
                                                        warehouse: Path) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
@@ -101,7 +96,7 @@ def test_an_open_bi_connection_does_not_block_the_load(configured: GreenArrowSim
         holder.wait()
 
 
-def test_a_second_writer_gets_a_clear_message(configured: GreenArrowSim, run_cli, warehouse: Path,  # noqa: ANN001
+def test_a_second_writer_gets_a_clear_message(configured: GreenArrowSim, run_cli, warehouse: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     from pipelines.warehouse import WorkArea
@@ -112,13 +107,13 @@ def test_a_second_writer_gets_a_clear_message(configured: GreenArrowSim, run_cli
     assert "another campaign-etl run is writing" in err and "Traceback" not in err
 
 
-def test_a_failed_transform_publishes_nothing(configured: GreenArrowSim, run_cli, warehouse: Path,  # noqa: ANN001
+def test_a_failed_transform_publishes_nothing(configured: GreenArrowSim, run_cli, warehouse: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
     before = query(warehouse, "select count(*), max(run_id) from analytics.load_runs")
     import transforms
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+    def broken(*args, **kwargs):
         raise transforms.TransformError("transform 10_staging/x.sql failed: simulated")
 
     monkeypatch.setattr("pipelines.runner.run_transforms", broken)

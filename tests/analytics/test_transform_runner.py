@@ -5,6 +5,7 @@ dimension follows a campaign's newest execution."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,8 @@ select provider, account_id, campaign_id, 'total' as breakdown_type, 'total' as 
     cast(null as timestamp) as period_start, cast(null as timestamp) as period_end,
     'clicks' as metric, cast(payload ->> '$.clicks' as double) as value, 'count' as unit,
     cast(null as varchar) as currency, cast(fetched_at as timestamp) as observed_at, scope_key
-from cur_toy_items
+from src_toy_items
+where is_current
 """
 DIM = """-- materialize: dim
 -- inputs: toy_items
@@ -26,7 +28,8 @@ select provider, account_id, campaign_id, payload ->> '$.name' as campaign_name,
     payload ->> '$.state' as status, try_cast(payload ->> '$.started' as timestamp) as started_at,
     try_cast(payload ->> '$.finished' as timestamp) as finished_at, cast(null as timestamp) as scheduled_at,
     cast(null as json) as details, cast(fetched_at as timestamp) as observed_at
-from new_toy_items
+from src_toy_items
+where is_new
 """
 LINEAGE = """provider varchar, account_id varchar, campaign_id varchar, endpoint varchar, window_start timestamptz,
     window_end timestamptz, request_params json, fetched_at timestamptz, run_id varchar, fetch_id varchar,
@@ -68,7 +71,7 @@ def facts(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     return dict(con.execute("select campaign_id, value from staging.fact_rows").fetchall())
 
 
-def test_newest_fetch_wins_and_an_empty_fetch_removes(con, sql_dir: Path) -> None:  # noqa: ANN001
+def test_newest_fetch_wins_and_an_empty_fetch_removes(con, sql_dir: Path) -> None:
     land(con, "100.1", "f1", "c1", "2026-01-01 10:00:00+00", [{"clicks": 5}])
     land(con, "100.1", "f2", "c2", "2026-01-01 10:00:00+00", [{"clicks": 7}])
     run_transforms(con, sql_dir=sql_dir)
@@ -91,7 +94,7 @@ def test_newest_fetch_wins_and_an_empty_fetch_removes(con, sql_dir: Path) -> Non
     assert con.execute("select * from staging.fact_rows order by all").fetchall() == before
 
 
-def test_errors_are_not_inserted_twice(con, sql_dir: Path) -> None:  # noqa: ANN001
+def test_errors_are_not_inserted_twice(con, sql_dir: Path) -> None:
     con.execute("insert into raw.toy_errors values ('toy', 'a', 'c9', 'items', null, null, 404, 'gone', 'r', "
                 "'2026-01-01 00:00:00+00', '100.1')")
     run_transforms(con, sql_dir=sql_dir)
@@ -99,13 +102,13 @@ def test_errors_are_not_inserted_twice(con, sql_dir: Path) -> None:  # noqa: ANN
     assert con.execute("select count(*) from analytics.extraction_errors").fetchone()[0] == 1
 
 
-def test_a_failing_model_names_its_file_and_rolls_back(con, sql_dir: Path) -> None:  # noqa: ANN001
+def test_a_failing_model_names_its_file_and_rolls_back(con, sql_dir: Path) -> None:
     land(con, "100.1", "f1", "c1", "2026-01-01 10:00:00+00", [{"clicks": 5}])
     run_transforms(con, sql_dir=sql_dir)
     land(con, "200.1", "f2", "c1", "2026-01-02 10:00:00+00", [{"clicks": 6}])
     (sql_dir / "10_staging" / "stg_toy__broken.sql").write_text(
-        "-- materialize: fact\n-- inputs: toy_items\nselect no_such_column from cur_toy_items\n")
-    with pytest.raises(TransformError, match="stg_toy__broken.sql"):
+        "-- materialize: fact\n-- inputs: toy_items\nselect no_such_column from src_toy_items\n")
+    with pytest.raises(TransformError, match=re.escape("stg_toy__broken.sql")):
         run_transforms(con, sql_dir=sql_dir)
     assert facts(con) == {"c1": 5.0}, "nothing of the failed transform is visible"
     (sql_dir / "10_staging" / "stg_toy__broken.sql").unlink()
@@ -113,7 +116,7 @@ def test_a_failing_model_names_its_file_and_rolls_back(con, sql_dir: Path) -> No
     assert facts(con) == {"c1": 6.0}, "the next transform picks the load up"
 
 
-def test_dimension_follows_the_newest_execution(con, sql_dir: Path) -> None:  # noqa: ANN001
+def test_dimension_follows_the_newest_execution(con, sql_dir: Path) -> None:
     land(con, "100.1", "f1", "c1", "2026-01-01 10:00:00+00",
          [{"name": "Old", "state": "completed", "started": "2026-01-01 08:00:00", "finished": "2026-01-01 09:00:00"}])
     run_transforms(con, sql_dir=sql_dir)

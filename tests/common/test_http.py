@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from simulators.base import Faults, Response, SimApp
 from core import interrupt
 from core.errors import ResponseTooLarge, TransientHttpError
-from sources.common.http import HttpClient, HttpPolicy, RateLimiter, parse_retry_after
 from core.redact import RedactingFilter, redact, register_secret
+from simulators.base import Faults, Response, SimApp
+from sources.common.http import HttpClient, HttpPolicy, RateLimiter, parse_retry_after
 
 FAST = HttpPolicy(max_attempts=4, backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_concurrency=4)
 
@@ -156,7 +156,7 @@ def test_rate_limiter_keeps_every_rolling_period_within_the_limit_at_full_rate()
     for _ in range(95):
         limiter.acquire()
         starts.append(clock.now)
-    for i, t in enumerate(starts):
+    for t in starts:
         assert sum(1 for s in starts if t <= s < t + 60.0) <= 30, f"window at {t} over limit"
     # full rate: 95 requests at 30/min need exactly 3 full periods before the last batch
     assert starts[-1] == pytest.approx(180.0)
@@ -180,7 +180,7 @@ class Counting(SimApp):
         self.threads_seen: set[int] = set()
         self.lock = threading.Lock()
 
-        def answer(request):  # noqa: ANN001
+        def answer(request):
             with self.lock:
                 self.arrivals.append(time.monotonic())
                 self.threads_seen.add(threading.get_ident())
@@ -190,7 +190,7 @@ class Counting(SimApp):
         self.route("GET", "/item/(?P<i>\\d+)", lambda request, i: answer(request))
 
 
-def test_limiter_and_concurrency_against_a_real_server(serve) -> None:  # noqa: ANN001
+def test_limiter_and_concurrency_against_a_real_server(serve) -> None:
     app = Counting()
     server = serve(app)
     policy = HttpPolicy(rate_limit_requests=10, rate_limit_period_seconds=1.0, max_concurrency=4)
@@ -262,15 +262,14 @@ def stop_after() -> Iterator[Callable[[float], list[float]]]:
 
 
 @pytest.mark.parametrize("drip_headers", [False, True], ids=["body", "headers"])
-def test_a_dripping_answer_fails_at_the_deadline_and_is_retried_like_a_timeout(serve,  # noqa: ANN001
+def test_a_dripping_answer_fails_at_the_deadline_and_is_retried_like_a_timeout(serve,
                                                                               drip_headers: bool) -> None:
     # ~90 bytes at 0.25 s each: the answer would take ~20 s, each attempt gets 1 s
     app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.25, drip_headers=drip_headers))
     server = serve(app)
     started = time.monotonic()
-    with HttpClient("dripper", server.url, policy=DEADLINE) as http:
-        with pytest.raises(TransientHttpError) as info:
-            http.get("/item")
+    with HttpClient("dripper", server.url, policy=DEADLINE) as http, pytest.raises(TransientHttpError) as info:
+        http.get("/item")
     elapsed = time.monotonic() - started
     assert app.request_count("/item") == 2
     assert elapsed < 8.0, f"a dripping server kept the request alive for {elapsed:.1f}s"
@@ -297,13 +296,12 @@ def test_the_deadline_is_also_checked_between_chunks_of_a_given_transport() -> N
     assert len(seen) == 2 and time.monotonic() - started < 8.0
 
 
-def test_an_answer_above_the_cap_with_content_length_is_refused_once(serve) -> None:  # noqa: ANN001
+def test_an_answer_above_the_cap_with_content_length_is_refused_once(serve) -> None:
     app = Echo(size=5_000)
     server = serve(app)
     policy = HttpPolicy(max_response_bytes=1_000, max_attempts=3)
-    with HttpClient("greenarrow", server.url, policy=policy) as http:
-        with pytest.raises(ResponseTooLarge) as info:
-            http.get("/item")
+    with HttpClient("greenarrow", server.url, policy=policy) as http, pytest.raises(ResponseTooLarge) as info:
+        http.get("/item")
     assert app.request_count("/item") == 1
     assert str(info.value) == ("greenarrow: the answer to GET /item is larger than the 1000 B cap "
                                "(max_response_bytes)")
@@ -367,7 +365,7 @@ def test_json_is_read_as_python_reads_it() -> None:
     assert client(httpx.MockTransport(lambda r: httpx.Response(200, content=b"not json"))).get("/x").data is None
 
 
-def test_a_stop_request_ends_a_rate_limit_wait(stop_after) -> None:  # noqa: ANN001
+def test_a_stop_request_ends_a_rate_limit_wait(stop_after) -> None:
     transport, seen = scripted()
     policy = HttpPolicy(rate_limit_requests=1, rate_limit_period_seconds=30.0, max_concurrency=1)
     http = HttpClient("limited", "http://provider.test", policy=policy, transport=transport)
@@ -379,7 +377,7 @@ def test_a_stop_request_ends_a_rate_limit_wait(stop_after) -> None:  # noqa: ANN
     assert info.value.exit_code == 143 and len(seen) == 1
 
 
-def test_a_stop_request_ends_a_retry_after_wait(serve, stop_after) -> None:  # noqa: ANN001
+def test_a_stop_request_ends_a_retry_after_wait(serve, stop_after) -> None:
     app = Echo(faults=Faults(burst_429=5, retry_after=30.0))
     server = serve(app)
     with HttpClient("throttled", server.url, policy=HttpPolicy(max_concurrency=1)) as http:
@@ -390,7 +388,7 @@ def test_a_stop_request_ends_a_retry_after_wait(serve, stop_after) -> None:  # n
     assert app.request_count("/item") == 1
 
 
-def test_a_stop_request_ends_a_dripping_read(serve, stop_after) -> None:  # noqa: ANN001
+def test_a_stop_request_ends_a_dripping_read(serve, stop_after) -> None:
     app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.2))
     server = serve(app)
     with HttpClient("dripper", server.url, policy=HttpPolicy(timeout_seconds=30.0, max_concurrency=1)) as http:
@@ -421,7 +419,7 @@ def test_map_raises_a_worker_failure_at_once_and_cancels_the_queue() -> None:
     assert len(started) < 50, "queued items were cancelled"
 
 
-def test_a_stopped_simulator_does_not_wait_for_a_dripping_answer(serve) -> None:  # noqa: ANN001
+def test_a_stopped_simulator_does_not_wait_for_a_dripping_answer(serve) -> None:
     app = Echo(faults=Faults(share_drip=1.0, drip_interval=0.5, drip_headers=True))
     server = serve(app)
     http = HttpClient("dripper", server.url, policy=HttpPolicy(timeout_seconds=30.0, max_attempts=1))
@@ -430,7 +428,7 @@ def test_a_stopped_simulator_does_not_wait_for_a_dripping_answer(serve) -> None:
     def call() -> None:
         try:
             http.get("/item")
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             outcome.append(exc)
 
     caller = threading.Thread(target=call, daemon=True)

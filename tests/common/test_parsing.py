@@ -11,8 +11,15 @@ import duckdb
 import orjson
 import pytest
 
-from sources.common.parsing import (Parsed, UnparsableValue, parse_count, parse_display, parse_money, parse_percent,
-                                    parse_value)
+from sources.common.parsing import (
+    Parsed,
+    UnparsableValue,
+    parse_count,
+    parse_display,
+    parse_money,
+    parse_percent,
+    parse_value,
+)
 from sources.common.raw import storable
 
 
@@ -148,12 +155,12 @@ def test_python_reads_values_as_the_table_says(raw: object, kind: str, currency:
 
 
 @pytest.mark.parametrize(("raw", "kind", "currency", "expected"), CASES, ids=[f"{c[1]}:{c[0]!r}"[:40] for c in CASES])
-def test_sql_reads_values_as_the_table_says(macros, raw: object, kind: str, currency: str | None,  # noqa: ANN001
+def test_sql_reads_values_as_the_table_says(macros, raw: object, kind: str, currency: str | None,
                                             expected: tuple) -> None:
     assert sql_reading(macros, raw, kind, currency) == expected
 
 
-def test_a_published_value_never_has_a_reason_in_either_implementation(macros) -> None:  # noqa: ANN001
+def test_a_published_value_never_has_a_reason_in_either_implementation(macros) -> None:
     for raw, kind, currency, _ in CASES:
         reading = parse_value(raw, kind, currency)
         assert reading.value is None or reading.reason is None
@@ -165,7 +172,7 @@ def test_a_published_value_never_has_a_reason_in_either_implementation(macros) -
         assert checked == reason, "the intermediate models' staged form gives the same reason"
 
 
-def test_snake_case_names(macros) -> None:  # noqa: ANN001
+def test_snake_case_names(macros) -> None:
     names = ["conversionRate", "ctr", "daysActive", "peakConcurrentViewers", "opt_outs", "totalLoginViewers"]
     row = macros.execute("select " + ", ".join(f"etl__snake('{n}')" for n in names)).fetchone()
     assert row == ("conversion_rate", "ctr", "days_active", "peak_concurrent_viewers", "opt_outs",

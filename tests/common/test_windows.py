@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pendulum
 import pytest
@@ -22,7 +23,7 @@ def test_windows_cover_the_range_contiguously_without_overlap(start: str, end: s
     assert windows, "a non-empty range has windows"
     assert windows[0].start <= lo < windows[0].grid_end
     assert windows[-1].start < hi <= windows[-1].grid_end
-    for a, b in zip(windows, windows[1:]):
+    for a, b in itertools.pairwise(windows):
         assert a.grid_end == b.start, "contiguous, no gap and no overlap"
     for w in windows:
         assert (w.grid_end - w.start).in_days() == window_days

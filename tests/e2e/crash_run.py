@@ -92,9 +92,9 @@ def arm(step: str) -> None:
 
         _kill_before(ledger, "record")
     elif name == "transform":
-        import transforms
+        from transforms import runner
 
-        _kill_before(transforms, "_apply", after_calls=int(arg or 4))
+        _kill_before(runner, "apply_model", after_calls=int(arg or 4))
     elif name == "publish":
         import os as os_module
 
@@ -118,16 +118,16 @@ def arm(step: str) -> None:
 
         warehouse.shutil.copyfile = _half_copy_then_die  # type: ignore[attr-defined]
     elif name == "slowsql":
-        import transforms
+        from transforms import runner
 
-        original_apply = transforms._apply
+        original_apply = runner.apply_model
 
         def slow_apply(con: Any, *args: Any, **kwargs: Any) -> Any:
             print("slow statement started", file=sys.stderr, flush=True)
             con.execute("select count(*) from range(1000000000000) as a(i) where i % 7 = 3").fetchall()
             return original_apply(con, *args, **kwargs)
 
-        transforms._apply = slow_apply  # type: ignore[assignment]
+        runner.apply_model = slow_apply
     else:
         raise SystemExit(f"unknown crash step {step!r}")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import EXE, cli, fact, one_sentence, query
+
 from simulators.base import Faults
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 
@@ -70,7 +70,7 @@ def test_bad_config_is_refused_before_any_request(tmp_path: Path, config: str, e
     ("two words", "SOURCES__INSIDER__API_KEY holds a character that cannot be sent"),
     ("<web push api key>", "SOURCES__INSIDER__API_KEY still holds the placeholder"),
 ])
-def test_a_credential_that_cannot_be_sent_stops_every_provider_before_any_request(  # noqa: ANN001
+def test_a_credential_that_cannot_be_sent_stops_every_provider_before_any_request(
         tmp_path: Path, serve, token: str, needle: str) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=2, days=10, max_links=600)
     server = serve(sim)
@@ -106,7 +106,7 @@ def test_status_without_a_warehouse(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no warehouse" in one_sentence(result)
 
 
-def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> None:  # noqa: ANN001
+def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=2, campaigns_per_list=5, days=50, max_links=600,
                         faults=Faults(share_5xx=0.1, share_429=0.05, retry_after=0.05, seed=5))
     server = serve(sim)
@@ -141,7 +141,7 @@ def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> No
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
-def test_the_warehouse_path_can_come_from_dlt_destination_credentials(tmp_path: Path, serve) -> None:  # noqa: ANN001
+def test_the_warehouse_path_can_come_from_dlt_destination_credentials(tmp_path: Path, serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=10)
     server = serve(sim)
     target = tmp_path / "elsewhere" / "metrics.duckdb"

@@ -8,6 +8,7 @@ simulator's truth, and the window ledger with raw.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import signal
 import subprocess
 import sys
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import cli, cli_env, fact, query
+
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 from simulators.shoplive import ShopliveSim, make_jwt
 
@@ -33,7 +34,7 @@ def crash(step: str, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.C
 
 
 @pytest.fixture
-def greenarrow(serve, tmp_path: Path) -> tuple[GreenArrowSim, dict[str, str]]:  # noqa: ANN001
+def greenarrow(serve, tmp_path: Path) -> tuple[GreenArrowSim, dict[str, str]]:
     sim = GreenArrowSim(now=NOW, lists=2, campaigns_per_list=6, days=60, max_links=650)
     server = serve(sim)
     env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
@@ -59,7 +60,7 @@ def assert_ledger_agrees_with_raw(warehouse: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS)
-def test_a_kill_during_a_later_run_keeps_the_published_state_and_converges(  # noqa: ANN001
+def test_a_kill_during_a_later_run_keeps_the_published_state_and_converges(
         step: str, greenarrow, tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
@@ -80,7 +81,7 @@ def test_a_kill_during_a_later_run_keeps_the_published_state_and_converges(  # n
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["request:3", "normalize", "commit", "load", "ledger", "publish"])
-def test_a_kill_during_the_first_backfill_converges_on_its_rerun(step: str, greenarrow,  # noqa: ANN001
+def test_a_kill_during_the_first_backfill_converges_on_its_rerun(step: str, greenarrow,
                                                                  tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
@@ -94,7 +95,7 @@ def test_a_kill_during_the_first_backfill_converges_on_its_rerun(step: str, gree
     assert_ledger_agrees_with_raw(warehouse)
 
 
-def test_a_package_half_moved_by_dlt_no_longer_blocks_the_provider(greenarrow, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_package_half_moved_by_dlt_no_longer_blocks_the_provider(greenarrow, tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
     crash("commit", "run", "--warehouse", str(warehouse), cwd=tmp_path, env=env)
@@ -111,7 +112,7 @@ def test_a_package_half_moved_by_dlt_no_longer_blocks_the_provider(greenarrow, t
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["normalize", "load", "complete", "transform"])
-def test_a_windowed_provider_killed_mid_load_has_each_period_once(step: str, serve, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_windowed_provider_killed_mid_load_has_each_period_once(step: str, serve, tmp_path: Path) -> None:
     sim = ShopliveSim(now=NOW, campaigns=10, days=28)
     server = serve(sim)
     env = {"SOURCES__SHOPLIVE__BASE_URL": server.url, "SOURCES__SHOPLIVE__ACCESS_KEY": sim.access_key,
@@ -126,14 +127,14 @@ def test_a_windowed_provider_killed_mid_load_has_each_period_once(step: str, ser
     windows = query(warehouse, "select window_start, window_end, status from etl.window_ledger "
                                "where provider = 'shoplive' and account_id = '*' order by window_start")
     assert {w[2] for w in windows} == {"done"}
-    assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:])), "windows never overlap"
-    utc = dt.timezone.utc
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(windows)), "windows never overlap"
+    utc = dt.UTC
     truth = sim.truth_fact_rows([(a.replace(tzinfo=utc), b.replace(tzinfo=utc), None) for a, b, _ in windows])
     assert loaded == pytest.approx(truth)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
-def test_a_damaged_work_file_is_rebuilt_from_the_published_warehouse(damage: str, greenarrow,  # noqa: ANN001
+def test_a_damaged_work_file_is_rebuilt_from_the_published_warehouse(damage: str, greenarrow,
                                                                       tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
@@ -151,7 +152,7 @@ def test_a_damaged_work_file_is_rebuilt_from_the_published_warehouse(damage: str
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
-def test_a_seeding_killed_half_way_leaves_no_truncated_work_file(greenarrow, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_seeding_killed_half_way_leaves_no_truncated_work_file(greenarrow, tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
     assert cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env).returncode == 0
@@ -165,7 +166,7 @@ def test_a_seeding_killed_half_way_leaves_no_truncated_work_file(greenarrow, tmp
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
-def test_held_by_another_process_is_said_only_when_true(greenarrow, tmp_path: Path) -> None:  # noqa: ANN001
+def test_held_by_another_process_is_said_only_when_true(greenarrow, tmp_path: Path) -> None:
     _, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
     assert cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env).returncode == 0

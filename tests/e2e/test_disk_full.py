@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import cli, fact, one_sentence, query
+
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 
 NOW = pendulum.now("UTC")
@@ -47,7 +47,7 @@ def fill(disk: Path, leave: int) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("leave", [32 * 1024, 512 * 1024, 3 * 1024 * 1024])
-def test_a_full_disk_is_one_sentence_and_keeps_the_published_warehouse(  # noqa: ANN001
+def test_a_full_disk_is_one_sentence_and_keeps_the_published_warehouse(
         leave: int, small_disk: Path, serve, tmp_path: Path) -> None:
     sim = GreenArrowSim(now=NOW, lists=2, campaigns_per_list=6, days=60, max_links=650)
     server = serve(sim)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import EXE, cli, cli_env, fact, query
+
 from simulators.base import Faults
 from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 from simulators.insider import InsiderSim
@@ -48,7 +48,7 @@ def last_line(err: str) -> str:
 
 
 @pytest.fixture
-def insider(serve) -> tuple[InsiderSim, dict[str, str]]:  # noqa: ANN001
+def insider(serve) -> tuple[InsiderSim, dict[str, str]]:
     """Insider at its real 30 requests per minute: a backfill of a few weeks waits for the limit."""
     sim = InsiderSim(now=NOW, campaigns=25, days=35)
     server = serve(sim)
@@ -59,7 +59,7 @@ def insider(serve) -> tuple[InsiderSim, dict[str, str]]:  # noqa: ANN001
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_a_rate_limit_wait_stops_at_once_and_the_next_run_resumes(  # noqa: ANN001
+def test_a_signal_during_a_rate_limit_wait_stops_at_once_and_the_next_run_resumes(
         signum: int, insider, tmp_path: Path) -> None:
     sim, env = insider
     warehouse = tmp_path / "w.duckdb"
@@ -85,7 +85,7 @@ def test_a_signal_during_a_rate_limit_wait_stops_at_once_and_the_next_run_resume
 
 
 @pytest.mark.slow
-def test_sigterm_during_a_retry_backoff_stops_at_once(serve, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sigterm_during_a_retry_backoff_stops_at_once(serve, tmp_path: Path) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=600,
                         faults=Faults(share_5xx=1.0))
     server = serve(sim)
@@ -103,7 +103,7 @@ def test_sigterm_during_a_retry_backoff_stops_at_once(serve, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_sigterm_during_a_slow_answer_stops_at_once_and_keeps_the_published_state(  # noqa: ANN001
+def test_sigterm_during_a_slow_answer_stops_at_once_and_keeps_the_published_state(
         serve, tmp_path: Path) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=600)
     server = serve(sim)
@@ -125,7 +125,7 @@ def test_sigterm_during_a_slow_answer_stops_at_once_and_keeps_the_published_stat
 
 
 @pytest.mark.slow
-def test_sigterm_during_a_long_transform_statement_stops_at_once(serve, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sigterm_during_a_long_transform_statement_stops_at_once(serve, tmp_path: Path) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3, days=20, max_links=600)
     server = serve(sim)
     env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,

@@ -7,25 +7,24 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.errors import EntitySkipped, ProviderAuthError
 from simulators.base import SimServer
 from simulators.experiture import API, DEFAULT_TOKEN, ExperitureSim
-from core.errors import EntitySkipped, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
-from sources.experiture import settings as s
-from sources.experiture.client import ExperitureClient
+from sources.experiture.client import ExperitureClient, auth_headers
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 POLICY = HttpPolicy(max_attempts=3, backoff_base_seconds=0.01, backoff_max_seconds=0.02, max_concurrency=2)
 
 
 @pytest.fixture
-def client_for(serve) -> Iterator:  # noqa: ANN001
+def client_for(serve) -> Iterator:
     clients: list[HttpClient] = []
 
     def _make(app: ExperitureSim, *, token: str = DEFAULT_TOKEN, page_size: int = 100,
               max_listings: int = 5) -> ExperitureClient:
         server: SimServer = serve(app)
-        http = HttpClient("experiture", server.url + API, headers=s.auth_headers(token, None), policy=POLICY)
+        http = HttpClient("experiture", server.url + API, headers=auth_headers(token, None), policy=POLICY)
         clients.append(http)
         return ExperitureClient(http, page_size=page_size, max_listings=max_listings)
 
@@ -39,7 +38,7 @@ def ids_by_created(app: ExperitureSim) -> list[str]:
     return [c.campaign_id for c in sorted(listed, key=lambda c: (c.created_at, c.campaign_id))]
 
 
-def test_paging_advances_by_the_returned_limit(client_for) -> None:  # noqa: ANN001
+def test_paging_advances_by_the_returned_limit(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=23, max_page_limit=7)
     listing = client_for(app, page_size=100).list_campaigns()   # asks 100, the API clamps to 7
     assert list(listing.items) == ids_by_created(app)
@@ -49,7 +48,7 @@ def test_paging_advances_by_the_returned_limit(client_for) -> None:  # noqa: ANN
     assert set(first) >= {"campaignId", "name", "campaignType", "channel", "authoringStatus", "createdAt"}
 
 
-def test_a_deletion_mid_walk_neither_loses_nor_duplicates(client_for) -> None:  # noqa: ANN001
+def test_a_deletion_mid_walk_neither_loses_nor_duplicates(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=20, max_page_limit=5)
     before = ids_by_created(app)
     # after page 1 of the first reading, the oldest campaign is deleted: every later item shifts left by one,
@@ -61,7 +60,7 @@ def test_a_deletion_mid_walk_neither_loses_nor_duplicates(client_for) -> None:  
     assert listing.stable and listing.readings == 3
 
 
-def test_a_creation_and_a_deletion_mid_walk_that_keep_the_total(client_for) -> None:  # noqa: ANN001
+def test_a_creation_and_a_deletion_mid_walk_that_keep_the_total(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=20, max_page_limit=5)
     before = ids_by_created(app)
     created: list[str] = []
@@ -77,7 +76,7 @@ def test_a_creation_and_a_deletion_mid_walk_that_keep_the_total(client_for) -> N
     assert listing.stable
 
 
-def test_an_insertion_of_an_old_campaign_shows_it_once(client_for) -> None:  # noqa: ANN001
+def test_an_insertion_of_an_old_campaign_shows_it_once(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=12, max_page_limit=4)
     before = ids_by_created(app)
     created: list[str] = []
@@ -88,7 +87,7 @@ def test_an_insertion_of_an_old_campaign_shows_it_once(client_for) -> None:  # n
     assert len(listing.items) == 13
 
 
-def test_a_list_that_never_settles_returns_the_union_within_the_bound(client_for) -> None:  # noqa: ANN001
+def test_a_list_that_never_settles_returns_the_union_within_the_bound(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=9, max_page_limit=4)
     before = ids_by_created(app)
     created: list[str] = []
@@ -100,7 +99,7 @@ def test_a_list_that_never_settles_returns_the_union_within_the_bound(client_for
     assert len(listing.items) == len(set(listing.items))
 
 
-def test_status_summary_and_metrics(client_for) -> None:  # noqa: ANN001
+def test_status_summary_and_metrics(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=10)
     client = client_for(app)
     campaign = next(c for c in app.loadable() if len(c.executions) == 2)
@@ -114,7 +113,7 @@ def test_status_summary_and_metrics(client_for) -> None:  # noqa: ANN001
     assert summary["channel"] == campaign.channel and summary["audience"]["estimatedReach"] == campaign.reach
 
 
-def test_journey_and_deleted_campaigns_are_skips(client_for) -> None:  # noqa: ANN001
+def test_journey_and_deleted_campaigns_are_skips(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=14)
     client = client_for(app)
     journey = app.journeys()[0]
@@ -131,7 +130,7 @@ def test_journey_and_deleted_campaigns_are_skips(client_for) -> None:  # noqa: A
     assert deleted.value.status == 404 and deleted.value.reason.startswith("not_found")
 
 
-def test_missing_scope_and_bad_token_name_what_to_fix(client_for) -> None:  # noqa: ANN001
+def test_missing_scope_and_bad_token_name_what_to_fix(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=4, scopes={"campaigns:read"})
     client = client_for(app)
     cid = app.loadable()[0].campaign_id

@@ -6,31 +6,12 @@ import json
 from pathlib import Path
 
 import pendulum
-import pytest
-
 from helpers import fact, query
+
 from simulators.base import Faults
-from simulators.experiture import API, DEFAULT_TOKEN, ExperitureSim
-from sources.experiture.settings import SPEC
+from simulators.experiture import DEFAULT_TOKEN, ExperitureSim
 
 NOW = pendulum.now("UTC")
-
-
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
-    def _configure(app: ExperitureSim, **extra: str) -> str:
-        server = serve(app)
-        env = {"SOURCES__EXPERITURE__BASE_URL": server.url + API,
-               "SOURCES__EXPERITURE__ACCESS_TOKEN": DEFAULT_TOKEN,
-               "SOURCES__EXPERITURE__START_DATE": NOW.subtract(days=70).to_date_string(),
-               "SOURCES__EXPERITURE__RATE_LIMIT_REQUESTS": "1000",
-               "SOURCES__EXPERITURE__BACKOFF_BASE_SECONDS": "0.01",
-               "SOURCES__EXPERITURE__BACKOFF_MAX_SECONDS": "0.05", **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return server.url
-
-    return _configure
 
 
 def errors(path: Path) -> list[tuple]:
@@ -38,7 +19,7 @@ def errors(path: Path) -> list[tuple]:
                        "where provider = 'experiture' order by campaign_id")
 
 
-def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:
     sim = ExperitureSim(now=NOW, campaigns=24, days=60)
     configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 3          # journeys are skipped and reported
@@ -79,7 +60,7 @@ def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) ->
     assert journey_dims == [("journey",)] * len(journeys)
 
 
-def test_a_changing_list_with_faults_loses_and_duplicates_nothing(configure, run_cli,  # noqa: ANN001
+def test_a_changing_list_with_faults_loses_and_duplicates_nothing(configure, run_cli,
                                                                   warehouse: Path) -> None:
     sim = ExperitureSim(now=NOW, campaigns=18, days=60, journeys=False, max_page_limit=4)
     order = sorted(sim.loadable(), key=lambda c: (c.created_at, c.campaign_id))
@@ -107,7 +88,7 @@ def test_a_changing_list_with_faults_loses_and_duplicates_nothing(configure, run
     assert int(readings) >= 3 and stable == "true"
 
 
-def test_nightly_rerun_repulls_what_can_change_and_drops_deleted_campaigns(configure, run_cli,  # noqa: ANN001
+def test_nightly_rerun_repulls_what_can_change_and_drops_deleted_campaigns(configure, run_cli,
                                                                             warehouse: Path) -> None:
     sim = ExperitureSim(now=NOW, campaigns=20, days=20, journeys=False)
     configure(sim, SOURCES__EXPERITURE__LOOKBACK_DAYS="1", SOURCES__EXPERITURE__WINDOW_DAYS="1",
@@ -143,14 +124,15 @@ def test_nightly_rerun_repulls_what_can_change_and_drops_deleted_campaigns(confi
                                      "where campaign_id in (?, ?)", [unlisted.campaign_id, listed.campaign_id]))
     assert statuses == {unlisted.campaign_id: "deleted", listed.campaign_id: "deleted"}
     # neither has figures left, so later runs do not probe the unlisted one again
-    refresh = {cid for _, cid in query(warehouse, SPEC.refresh_sql or "")}
+    refresh = {cid for (cid,) in query(warehouse, "select campaign_id from staging.refresh_candidates "
+                                                  "where provider = 'experiture'")}
     assert refresh == {k[1] for k in loaded}
     # a full rebuild from raw alone gives the same answer (the empty pulls are the newest of their scopes)
     assert run_cli("transform", "--warehouse", warehouse) == 0
     assert fact(warehouse, "experiture") == loaded
 
 
-def test_missing_analytics_scope_fails_the_run_naming_the_scope(configure, run_cli,  # noqa: ANN001
+def test_missing_analytics_scope_fails_the_run_naming_the_scope(configure, run_cli,
                                                                 warehouse: Path) -> None:
     sim = ExperitureSim(now=NOW, campaigns=6, journeys=False, scopes={"campaigns:read"})
     configure(sim)

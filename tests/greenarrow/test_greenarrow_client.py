@@ -7,12 +7,11 @@ import base64
 import pendulum
 import pytest
 
-from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 from core.errors import EntitySkipped, ProviderAuthError
+from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
 from sources.common.http import HttpClient, HttpPolicy
 from sources.common.windows import plan_windows
-from sources.greenarrow.client import GreenArrowClient
-from sources.greenarrow.settings import auth_headers
+from sources.greenarrow.client import GreenArrowClient, auth_headers
 
 NOW = pendulum.now("UTC")
 
@@ -29,13 +28,13 @@ def test_auth_header_encodes_a_pair_and_passes_a_preencoded_key() -> None:
     assert auth_headers(encoded, None)["Authorization"] == f"Basic {encoded}"
 
 
-def test_preencoded_key_is_accepted_by_the_simulator(serve) -> None:  # noqa: ANN001
+def test_preencoded_key_is_accepted_by_the_simulator(serve) -> None:
     server = serve(GreenArrowSim(now=NOW, lists=1, campaigns_per_list=2))
     pre = base64.b64encode(DEFAULT_CREDENTIALS.encode()).decode()
     assert [item["id"] for item in make_client(server.url, pre).mailing_lists()] == [1]
 
 
-def test_link_stats_reads_every_page_once(serve) -> None:  # noqa: ANN001
+def test_link_stats_reads_every_page_once(serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=4, max_links=640)
     server = serve(sim)
     big = next(c for c in sim.campaigns.values() if len(c.links) > 500 and c.started_at is not None)
@@ -45,16 +44,16 @@ def test_link_stats_reads_every_page_once(serve) -> None:  # noqa: ANN001
     assert sim.request_count(f"/ga/api/v2/campaigns/{big.campaign_id}/link_stats") == meta["pages"]
 
 
-def test_per_page_is_capped_at_the_api_maximum(serve) -> None:  # noqa: ANN001
+def test_per_page_is_capped_at_the_api_maximum(serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=4, max_links=1200)
     server = serve(sim)
     big = next(c for c in sim.campaigns.values() if len(c.links) > 500 and c.started_at is not None)
     client = make_client(server.url, per_page=5000)
-    links, meta = client.link_stats(str(big.campaign_id))
+    links, _ = client.link_stats(str(big.campaign_id))
     assert client.per_page == 500 and len(links) == len(big.links)
 
 
-def test_list_campaigns_filters_by_window_and_state(serve) -> None:  # noqa: ANN001
+def test_list_campaigns_filters_by_window_and_state(serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=10, days=60)
     server = serve(sim)
     client = make_client(server.url)
@@ -67,7 +66,7 @@ def test_list_campaigns_filters_by_window_and_state(serve) -> None:  # noqa: ANN
     assert sorted(seen) == sorted(started), "every started campaign once, idle ones never"
 
 
-def test_envelope_errors(serve) -> None:  # noqa: ANN001
+def test_envelope_errors(serve) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=3)
     server = serve(sim)
     with pytest.raises(EntitySkipped, match="not_found"):
@@ -77,11 +76,11 @@ def test_envelope_errors(serve) -> None:  # noqa: ANN001
     assert "wrong-key-xyz" not in str(info.value)
 
 
-def test_link_stats_without_a_page_count_reads_until_a_short_page(serve, monkeypatch) -> None:  # noqa: ANN001
+def test_link_stats_without_a_page_count_reads_until_a_short_page(serve, monkeypatch) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=4, max_links=640)
     original = sim._link_stats
 
-    def without_count(request, campaign_id):  # noqa: ANN001, ANN202
+    def without_count(request, campaign_id):
         response = original(request, campaign_id)
         response.body.pop("num_pages", None)
         return response

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
 from simulators.base import Faults
-from simulators.greenarrow import DEFAULT_CREDENTIALS, GreenArrowSim
+from simulators.greenarrow import GreenArrowSim
 
 NOW = pendulum.now("UTC")
 
@@ -20,29 +20,13 @@ def sim() -> GreenArrowSim:
     return GreenArrowSim(now=NOW, lists=2, campaigns_per_list=6, days=60, max_links=650)
 
 
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
-    def _configure(app: GreenArrowSim, **extra: str):  # noqa: ANN202
-        server = serve(app)
-        env = {"SOURCES__GREENARROW__BASE_URL": server.url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS,
-               "SOURCES__GREENARROW__START_DATE": NOW.subtract(days=70).to_date_string(),
-               "SOURCES__GREENARROW__LINK_STATS_PER_PAGE": "200",
-               "SOURCES__GREENARROW__BACKOFF_BASE_SECONDS": "0.01",
-               "SOURCES__GREENARROW__BACKOFF_MAX_SECONDS": "0.05", **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return server
-
-    return _configure
-
-
 def full_fact(path: Path) -> list[tuple]:
     return sorted(query(path, """select provider, account_id, campaign_id, breakdown_type, breakdown_value,
         period_start, period_end, metric, value, unit, currency, conformed_metric
         from analytics.fact_campaign_metrics"""), key=repr)
 
 
-def test_fact_equals_ground_truth(sim: GreenArrowSim, configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_equals_ground_truth(sim: GreenArrowSim, configure, run_cli, warehouse: Path) -> None:
     configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 0
     truth = sim.truth_fact_rows()
@@ -67,7 +51,7 @@ def test_fact_equals_ground_truth(sim: GreenArrowSim, configure, run_cli, wareho
         assert name == started[cid].name and status == started[cid].state and has_start
 
 
-def test_fact_equals_ground_truth_with_faults(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_fact_equals_ground_truth_with_faults(sim: GreenArrowSim, configure, run_cli,
                                               warehouse: Path) -> None:
     sim.set_faults(Faults(share_5xx=0.15, share_429=0.1, retry_after=0.05, share_drop=0.05, share_slow=0.05,
                           slow_seconds=0.2, seed=11))
@@ -78,7 +62,7 @@ def test_fact_equals_ground_truth_with_faults(sim: GreenArrowSim, configure, run
     assert retries > 0 and throttled > 0 and requests > retries
 
 
-def test_rerun_without_change_leaves_the_fact_identical(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_rerun_without_change_leaves_the_fact_identical(sim: GreenArrowSim, configure, run_cli,
                                                         warehouse: Path) -> None:
     configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -89,7 +73,7 @@ def test_rerun_without_change_leaves_the_fact_identical(sim: GreenArrowSim, conf
     assert raw_fetches > len({r[2] for r in first}), "the re-run really pulled again (append-only raw)"
 
 
-def test_rerun_after_counts_grew_shows_new_numbers_and_no_duplicates(sim: GreenArrowSim, configure,  # noqa: ANN001
+def test_rerun_after_counts_grew_shows_new_numbers_and_no_duplicates(sim: GreenArrowSim, configure,
                                                                      run_cli, warehouse: Path) -> None:
     configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -103,7 +87,7 @@ def test_rerun_after_counts_grew_shows_new_numbers_and_no_duplicates(sim: GreenA
     assert grew, "opens kept arriving after the send"
 
 
-def test_sending_campaign_outside_lookback_is_still_refreshed(configure, run_cli, warehouse: Path,  # noqa: ANN001
+def test_sending_campaign_outside_lookback_is_still_refreshed(configure, run_cli, warehouse: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=8, days=60)
     sending = sorted(sim.campaigns.values(), key=lambda c: c.started_at or NOW)[2]
@@ -117,7 +101,7 @@ def test_sending_campaign_outside_lookback_is_still_refreshed(configure, run_cli
     assert loaded[key] == sim.truth_fact_rows()[key]
 
 
-def test_deleted_campaign_is_reported_and_its_rows_vanish(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_deleted_campaign_is_reported_and_its_rows_vanish(sim: GreenArrowSim, configure, run_cli,
                                                           warehouse: Path) -> None:
     configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -134,7 +118,7 @@ def test_deleted_campaign_is_reported_and_its_rows_vanish(sim: GreenArrowSim, co
     assert outcome == [("partial", 1)]
 
 
-def test_bad_credentials_stop_the_provider_with_one_sentence(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_bad_credentials_stop_the_provider_with_one_sentence(sim: GreenArrowSim, configure, run_cli,
                                                              warehouse: Path, capsys) -> None:
     configure(sim, SOURCES__GREENARROW__API_KEY="1:not-the-key-987")
     assert run_cli("run", "--warehouse", warehouse) == 1
@@ -146,7 +130,7 @@ def test_bad_credentials_stop_the_provider_with_one_sentence(sim: GreenArrowSim,
     assert "not-the-key-987" not in str(query(warehouse, "select * from analytics.load_runs"))
 
 
-def test_transform_rebuilds_identical_analytics_from_raw_alone(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_transform_rebuilds_identical_analytics_from_raw_alone(sim: GreenArrowSim, configure, run_cli,
                                                                warehouse: Path) -> None:
     server = configure(sim)
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -160,7 +144,7 @@ def test_transform_rebuilds_identical_analytics_from_raw_alone(sim: GreenArrowSi
     assert query(warehouse, "select * from analytics.dim_campaign order by all") == dim_before
 
 
-def test_backfill_covers_its_range_and_leaves_the_nightly_cursor(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_backfill_covers_its_range_and_leaves_the_nightly_cursor(sim: GreenArrowSim, configure, run_cli,
                                                                  warehouse: Path) -> None:
     configure(sim)
     start, end = NOW.subtract(days=40).date(), NOW.subtract(days=20).date()
@@ -179,7 +163,7 @@ def test_backfill_covers_its_range_and_leaves_the_nightly_cursor(sim: GreenArrow
     assert query(warehouse, "select count(*) from etl.cursors") == [(1,)]
 
 
-def test_a_run_that_fails_midway_is_resumed_by_the_next(sim: GreenArrowSim, configure, run_cli,  # noqa: ANN001
+def test_a_run_that_fails_midway_is_resumed_by_the_next(sim: GreenArrowSim, configure, run_cli,
                                                         warehouse: Path) -> None:
     configure(sim, SOURCES__GREENARROW__MAX_ATTEMPTS="2", SOURCES__GREENARROW__LOOKBACK_DAYS="0")
     sim.set_faults(Faults(share_5xx=0.5, seed=3))
@@ -194,7 +178,7 @@ def test_a_run_that_fails_midway_is_resumed_by_the_next(sim: GreenArrowSim, conf
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
-def test_a_failed_backfill_window_is_left_to_its_backfill_not_retried_by_every_nightly(  # noqa: ANN001
+def test_a_failed_backfill_window_is_left_to_its_backfill_not_retried_by_every_nightly(
         sim: GreenArrowSim, configure, run_cli, warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
     configure(sim, SOURCES__GREENARROW__MAX_ATTEMPTS="1", SOURCES__GREENARROW__LOOKBACK_DAYS="3")
     assert run_cli("run", "--warehouse", warehouse) == 0

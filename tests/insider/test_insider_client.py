@@ -7,12 +7,12 @@ import datetime as dt
 import pendulum
 import pytest
 
+from core.errors import EntitySkipped, ProviderAuthError
 from simulators.base import Faults, SimServer
 from simulators.insider import CAMPAIGN_PATH, OVERALL_PATH, InsiderSim
-from core.errors import EntitySkipped, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.insider import settings as s
-from sources.insider.client import InsiderClient, created_date
+from sources.insider.client import HTTP_OPTIONS, InsiderClient, auth_headers, created_date, is_throttle
 
 NOW = pendulum.now("UTC")
 FAST = HttpPolicy(backoff_base_seconds=0.01, backoff_max_seconds=0.05, default_retry_after_seconds=0.05,
@@ -28,8 +28,8 @@ def shared() -> tuple[InsiderSim, str]:
 
 
 def client_for(url: str, sim: InsiderSim, *, policy: HttpPolicy = FAST, key: str | None = None) -> InsiderClient:
-    http = HttpClient(s.NAME, url, headers=s.auth_headers(key or sim.api_key, None), policy=policy,
-                      is_throttle=s.is_throttle, extra_retry={424: s.CAMPAIGN_NOT_FOUND_ATTEMPTS})
+    http = HttpClient(s.NAME, url, headers=auth_headers(key or sim.api_key, None), policy=policy,
+                      **HTTP_OPTIONS)
     return InsiderClient(http, sim.partner_id)
 
 
@@ -37,7 +37,7 @@ def days(back: int) -> dt.date:
     return (NOW - dt.timedelta(days=back)).date()
 
 
-def test_overall_pages_by_20_and_lists_each_campaign_once(shared) -> None:  # noqa: ANN001
+def test_overall_pages_by_20_and_lists_each_campaign_once(shared) -> None:
     sim, url = shared
     client = client_for(url, sim)
     start, end = days(12), NOW.date()
@@ -52,7 +52,7 @@ def test_overall_pages_by_20_and_lists_each_campaign_once(shared) -> None:  # no
     assert records[0].item == sim.overall_item(sim.campaigns[int(records[0].builder_id)], start, end)
 
 
-def test_campaign_start_is_clipped_to_the_create_date(shared) -> None:  # noqa: ANN001
+def test_campaign_start_is_clipped_to_the_create_date(shared) -> None:
     sim, url = shared
     client = client_for(url, sim)
     start, end = days(20), NOW.date()
@@ -66,7 +66,7 @@ def test_campaign_start_is_clipped_to_the_create_date(shared) -> None:  # noqa: 
     assert not [c for c in sim.calls[mark:] if c.status != 200], "clipping up front costs no refused call"
 
 
-def test_a_400_naming_the_create_date_is_cured_by_clipping_again(serve) -> None:  # noqa: ANN001
+def test_a_400_naming_the_create_date_is_cured_by_clipping_again(serve) -> None:
     sim = InsiderSim(now=NOW, campaigns=4, days=5)
     sim.stale_start_dates = True   # overall startDate a day before the real create date
     client = client_for(serve(sim).url, sim)
@@ -79,7 +79,7 @@ def test_a_400_naming_the_create_date_is_cured_by_clipping_again(serve) -> None:
     assert len(refused) == 4 and all(c.endpoint == "campaign" for c in refused)
 
 
-def test_424_is_retried_once_then_skipped(shared) -> None:  # noqa: ANN001
+def test_424_is_retried_once_then_skipped(shared) -> None:
     sim, url = shared
     builder = sorted(sim.campaigns)[0]
     sim.fail_campaign(builder)
@@ -91,7 +91,7 @@ def test_424_is_retried_once_then_skipped(shared) -> None:  # noqa: ANN001
     assert [c.status for c in sim.calls[mark:]] == [424, 424]
 
 
-def test_401_names_the_key_to_check(shared) -> None:  # noqa: ANN001
+def test_401_names_the_key_to_check(shared) -> None:
     sim, url = shared
     client = client_for(url, sim, key="wrong-key-123456")
     with pytest.raises(ProviderAuthError) as caught:
@@ -101,7 +101,7 @@ def test_401_names_the_key_to_check(shared) -> None:  # noqa: ANN001
     assert "\n" not in message and message.endswith(".")
 
 
-def test_legacy_403_request_limit_is_a_throttle(serve) -> None:  # noqa: ANN001
+def test_legacy_403_request_limit_is_a_throttle(serve) -> None:
     sim = InsiderSim(now=NOW, campaigns=2, rate_limit=2, rate_period=0.3, legacy_throttle=True)
     url = serve(sim).url
     # no limiter of its own, so it provokes the API's 403; a 403 carries no Retry-After: the default wait applies
@@ -113,7 +113,7 @@ def test_legacy_403_request_limit_is_a_throttle(serve) -> None:  # noqa: ANN001
     assert unlimited._http.stats.throttled >= 1
 
 
-def test_429_without_retry_after_waits_the_default(serve) -> None:  # noqa: ANN001
+def test_429_without_retry_after_waits_the_default(serve) -> None:
     sim = InsiderSim(now=NOW, campaigns=2, faults=Faults(burst_429=2, retry_after=None))
     client = client_for(serve(sim).url, sim, policy=HttpPolicy(default_retry_after_seconds=0.2,
                                                                backoff_base_seconds=5.0))
@@ -124,12 +124,12 @@ def test_429_without_retry_after_waits_the_default(serve) -> None:  # noqa: ANN0
 
 
 def test_production_policy_waits_a_minute_without_retry_after() -> None:
-    policy = s.SPEC.default_policy
+    policy = s.DEFAULT_POLICY
     assert policy.default_retry_after_seconds >= 60
     assert (policy.rate_limit_requests, policy.rate_limit_period_seconds) == (30, 60.0)
-    assert s.is_throttle(403, '{"message":"Request limit exceeded. 30 Requests/minute is allowed."}')
-    assert not s.is_throttle(403, '{"message":"Forbidden"}')
-    assert s.http_options(None)["extra_retry"] == {424: 2}  # type: ignore[arg-type]
+    assert is_throttle(403, '{"message":"Request limit exceeded. 30 Requests/minute is allowed."}')
+    assert not is_throttle(403, '{"message":"Forbidden"}')
+    assert HTTP_OPTIONS["extra_retry"] == {424: 2}
 
 
 def test_paths_are_the_documented_ones() -> None:

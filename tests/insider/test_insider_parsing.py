@@ -46,7 +46,7 @@ def parse(con: duckdb.DuckDBPyConnection, raw_json: str, kind: str, account_curr
     ("2480.37", "money", (2480.37, "currency", "TRY", None)),  # overall revenue: the account currency
     ("6", "days", (6.0, "days", None, None)),
 ])
-def test_display_strings_become_numbers_with_unit_and_currency(con, raw_json: str, kind: str,  # noqa: ANN001
+def test_display_strings_become_numbers_with_unit_and_currency(con, raw_json: str, kind: str,
                                                                expected: tuple) -> None:
     value, unit, currency, reason = parse(con, raw_json, kind)
     assert (pytest.approx(value, rel=1e-12), unit, currency, reason) == expected
@@ -59,7 +59,7 @@ def test_display_strings_become_numbers_with_unit_and_currency(con, raw_json: st
     ("true", "auto"),
     ('{"a": 1}', "auto"),
 ])
-def test_nothing_to_load_is_not_a_failure(con, raw_json: str, kind: str) -> None:  # noqa: ANN001
+def test_nothing_to_load_is_not_a_failure(con, raw_json: str, kind: str) -> None:
     value, _, _, reason = parse(con, raw_json, kind)
     assert value is None and reason is None
 
@@ -73,7 +73,7 @@ def test_nothing_to_load_is_not_a_failure(con, raw_json: str, kind: str) -> None
     ('"-1,234"', "count", "negative count"),
     ("-2", "days", "negative days"),
 ])
-def test_values_that_cannot_be_published_get_a_reason(con, raw_json: str, kind: str,  # noqa: ANN001
+def test_values_that_cannot_be_published_get_a_reason(con, raw_json: str, kind: str,
                                                       reason: str) -> None:
     value, _, _, got = parse(con, raw_json, kind)
     assert (value, got) == (None, reason)
@@ -87,7 +87,7 @@ def test_values_that_cannot_be_published_get_a_reason(con, raw_json: str, kind: 
     ("true", "count", "boolean"),
     ("[1]", "ratio", "array"),
 ])
-def test_unreadable_known_values_get_a_reason(con, raw_json: str, kind: str, needle: str) -> None:  # noqa: ANN001
+def test_unreadable_known_values_get_a_reason(con, raw_json: str, kind: str, needle: str) -> None:
     value, _, _, reason = parse(con, raw_json, kind)
     assert value is None
     assert reason is not None and needle in reason and kind in reason
@@ -99,13 +99,13 @@ def test_unreadable_known_values_get_a_reason(con, raw_json: str, kind: str, nee
     ('"5.5%"', (0.055, "ratio", None)),
     ('"10 EUR"', (10.0, "currency", "EUR")),
 ])
-def test_unknown_fields_are_loaded_when_numeric(con, raw_json: str, expected: tuple) -> None:  # noqa: ANN001
+def test_unknown_fields_are_loaded_when_numeric(con, raw_json: str, expected: tuple) -> None:
     value, unit, currency, reason = parse(con, raw_json, "auto")
     assert (pytest.approx(value), unit, currency) == expected and reason is None
 
 
 @pytest.mark.parametrize("text", ["470,621,008", "1.0", "1,23", "12,34x", "0", "-3.5", ".5", "1 234"])
-def test_counts_agree_with_the_shared_python_parser(con, text: str) -> None:  # noqa: ANN001
+def test_counts_agree_with_the_shared_python_parser(con, text: str) -> None:
     # the reader alone (etl__read); whether a negative count is published is etl__reason's business
     value = con.execute("select etl__read(?::json, 'count')", [f'"{text}"']).fetchone()[0]
     try:
@@ -116,19 +116,19 @@ def test_counts_agree_with_the_shared_python_parser(con, text: str) -> None:  # 
 
 
 @pytest.mark.parametrize("text", ["12.50%", "0.00%", "100.00%", "91.33"])
-def test_percents_agree_with_the_shared_python_parser(con, text: str) -> None:  # noqa: ANN001
+def test_percents_agree_with_the_shared_python_parser(con, text: str) -> None:
     value, *_ = parse(con, f'"{text}"', "percent")
     assert value == pytest.approx(parse_percent(text))
 
 
 @pytest.mark.parametrize("text", ["0 TRY", "2,480 TRY", "USD"])
-def test_money_agrees_with_the_shared_python_parser(con, text: str) -> None:  # noqa: ANN001
+def test_money_agrees_with_the_shared_python_parser(con, text: str) -> None:
     value, _, currency, _ = parse(con, f'"{text}"', "money")
     expected = parse_money(text)
     assert (value, currency) == (expected.value, expected.currency)
 
 
-def test_field_kinds_and_names(con) -> None:  # noqa: ANN001
+def test_field_kinds_and_names(con) -> None:
     rows = con.execute("""select etl__snake('conversionRate'), etl__snake('ctr'),
         etl__snake('daysActive'), insider__overall_kind('deliveryRate'), insider__overall_kind('builderId'),
         insider__overall_kind('somethingNew'), insider__display_kind('percentage'),

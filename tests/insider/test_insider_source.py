@@ -8,32 +8,12 @@ from typing import Any
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
 from simulators.base import Faults
 from simulators.insider import InsiderSim
 
 NOW = pendulum.now("UTC")
-
-
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
-    """Point the loader at a served simulator: the real 30-request limit on a 1-second 'minute'."""
-
-    def _configure(app: InsiderSim, *, start_days: int = 30, **extra: str) -> str:
-        server = serve(app)
-        env = {"SOURCES__INSIDER__BASE_URL": server.url, "SOURCES__INSIDER__PARTNER_ID": app.partner_id,
-               "SOURCES__INSIDER__API_KEY": app.api_key,
-               "SOURCES__INSIDER__START_DATE": NOW.subtract(days=start_days).to_date_string(),
-               "SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS": str(app.limit.period),
-               "SOURCES__INSIDER__BACKOFF_BASE_SECONDS": "0.01",
-               "SOURCES__INSIDER__BACKOFF_MAX_SECONDS": "0.05",
-               "SOURCES__INSIDER__DEFAULT_RETRY_AFTER_SECONDS": "0.2", **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return server.url
-
-    return _configure
 
 
 def sim_with(**kwargs: Any) -> InsiderSim:
@@ -58,7 +38,7 @@ def overlapping_periods(warehouse: Path) -> list[tuple]:
         where a.provider = 'insider'""")
 
 
-def test_fact_equals_ground_truth(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_equals_ground_truth(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with()
     sim.extra_fields = True
     configure(sim)
@@ -99,14 +79,14 @@ def test_fact_equals_ground_truth(configure, run_cli, warehouse: Path) -> None: 
     listed = {str(c.builder_id): c for c in sim.campaigns.values()
               if any(sim.window_figures(c, a, b).days_active for a, b in windows)}
     assert set(dims) == set(listed)
-    for cid, (name, channel, status, started) in dims.items():
+    for cid, (name, channel, _, started) in dims.items():
         c = listed[cid]
         assert (name, channel, started) == (c.name, "web_push", c.created_at.replace(tzinfo=None))
     raw = query(warehouse, "select payload from raw.insider_campaign_metrics limit 1")[0][0]
     assert '"overview"' in raw and "%" in raw, "raw keeps the API's display strings"
 
 
-def test_424_campaign_is_reported_and_the_rest_loaded(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_424_campaign_is_reported_and_the_rest_loaded(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with()
     failing = sorted(sim.campaigns)[3]
     sim.fail_campaign(failing)
@@ -138,7 +118,7 @@ def test_424_campaign_is_reported_and_the_rest_loaded(configure, run_cli, wareho
     assert outcome == "partial"
 
 
-def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with(campaigns=8, faults=Faults(share_5xx=0.15, burst_429=3, share_429=0.08, retry_after=0.05,
                                               share_drop=0.05, seed=3))
     sim.stale_start_dates = True     # and the 400 / clip path on top
@@ -151,7 +131,7 @@ def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Pat
     assert 400 in statuses and 503 in {s for *_, s in sim.log} and 0 in {s for *_, s in sim.log}
 
 
-def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with()
     configure(sim, SOURCES__INSIDER__LOOKBACK_DAYS="8")
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -177,7 +157,7 @@ def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -
     assert overlapping_periods(warehouse) == []
 
 
-def test_limiter_uses_the_full_rate_without_429(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_limiter_uses_the_full_rate_without_429(configure, run_cli, warehouse: Path) -> None:
     # The real limit, 30 requests, on a 2-second "minute": the limiter's 2% margin (40 ms) then covers the few
     # milliseconds between a request leaving the client and reaching the simulator's limit check.
     limit, period = 30, 2.0
@@ -197,7 +177,7 @@ def test_limiter_uses_the_full_rate_without_429(configure, run_cli, warehouse: P
     assert busiest == limit, "the budget is used at full rate"
 
 
-def test_refused_key_fails_with_one_sentence(configure, run_cli, warehouse: Path,  # noqa: ANN001
+def test_refused_key_fails_with_one_sentence(configure, run_cli, warehouse: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_with(campaigns=2)
     configure(sim, SOURCES__INSIDER__API_KEY="not-the-key-0000")
@@ -207,7 +187,7 @@ def test_refused_key_fails_with_one_sentence(configure, run_cli, warehouse: Path
     assert "SOURCES__INSIDER__API_KEY" in text and "not-the-key-0000" not in text and "Traceback" not in text
 
 
-def test_windows_older_than_a_year_are_recorded_not_fatal(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_windows_older_than_a_year_are_recorded_not_fatal(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with(campaigns=3)
     configure(sim)
     start, end = NOW.subtract(days=372).date(), NOW.subtract(days=360).date()
@@ -219,7 +199,7 @@ def test_windows_older_than_a_year_are_recorded_not_fatal(configure, run_cli, wa
     assert len(sim.requested_windows()) >= 1, "the windows inside the year are still pulled"
 
 
-def test_wrong_partner_id_fails_naming_the_key(configure, run_cli, warehouse: Path,  # noqa: ANN001
+def test_wrong_partner_id_fails_naming_the_key(configure, run_cli, warehouse: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_with(campaigns=2)
     configure(sim, SOURCES__INSIDER__PARTNER_ID="999")

@@ -8,23 +8,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulators.parrot import API, DEFAULT_TOKEN, ParrotSim
 from core.errors import ProviderAuthError
+from simulators.parrot import API, DEFAULT_TOKEN, ParrotSim
 from sources.common.http import HttpClient, HttpPolicy
-from sources.parrot import settings as s
-from sources.parrot.client import ParrotClient
+from sources.parrot.client import ParrotClient, auth_headers
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 POLICY = HttpPolicy(max_attempts=3, backoff_base_seconds=0.01, backoff_max_seconds=0.02, max_concurrency=8)
 
 
 @pytest.fixture
-def client_for(serve) -> Iterator:  # noqa: ANN001
+def client_for(serve) -> Iterator:
     clients: list[HttpClient] = []
 
     def _make(app: ParrotSim, *, token: str = DEFAULT_TOKEN, **options: object) -> ParrotClient:
         server = serve(app)
-        http = HttpClient("parrot", server.url + API, headers=s.auth_headers(token, None), policy=POLICY)
+        http = HttpClient("parrot", server.url + API, headers=auth_headers(token, None), policy=POLICY)
         clients.append(http)
         return ParrotClient(http, **options)  # type: ignore[arg-type]
 
@@ -33,7 +32,7 @@ def client_for(serve) -> Iterator:  # noqa: ANN001
         http.close()
 
 
-def test_listing_reads_every_page(client_for) -> None:  # noqa: ANN001
+def test_listing_reads_every_page(client_for) -> None:
     app = ParrotSim(now=NOW, campaigns=23)
     items, paging = client_for(app, page_size=5).post_campaigns()
     assert [i["id"] for i in items] == [c.campaign_id for c in sorted(app.campaigns.values(),
@@ -42,7 +41,7 @@ def test_listing_reads_every_page(client_for) -> None:  # noqa: ANN001
     assert {i["status"] for i in items} == {"published", "draft", "scheduled"}
 
 
-def test_placeholder_zeros_are_never_returned_as_values(client_for) -> None:  # noqa: ANN001
+def test_placeholder_zeros_are_never_returned_as_values(client_for) -> None:
     app = ParrotSim(now=NOW, campaigns=6, warmth="cold", drafts=False, refresh_delay=0.2)
     cold = app.published()
     app.hold(cold[0].campaign_id)                                  # its worker never finishes starting
@@ -58,7 +57,7 @@ def test_placeholder_zeros_are_never_returned_as_values(client_for) -> None:  # 
         assert metrics["updated_at"] is not None and metrics["recipients"] == c.recipients > 0
 
 
-def test_still_updating_after_the_wait_gives_the_previous_values_flagged_stale(client_for) -> None:  # noqa: ANN001
+def test_still_updating_after_the_wait_gives_the_previous_values_flagged_stale(client_for) -> None:
     app = ParrotSim(now=NOW, campaigns=3, warmth="stale", drafts=False)
     campaign = app.published()[0]
     old_values, old_at = dict(campaign.snapshot or {}), campaign.snapshot_at
@@ -72,7 +71,7 @@ def test_still_updating_after_the_wait_gives_the_previous_values_flagged_stale(c
     assert result.summary()["stale"] is True and result.summary()["status"] == "updating"
 
 
-def test_the_total_wait_is_bounded(client_for) -> None:  # noqa: ANN001
+def test_the_total_wait_is_bounded(client_for) -> None:
     app = ParrotSim(now=NOW, campaigns=4, warmth="stale", drafts=False)
     for c in app.published():
         app.hold(c.campaign_id)
@@ -83,7 +82,7 @@ def test_the_total_wait_is_bounded(client_for) -> None:  # noqa: ANN001
     assert {r.outcome for r in results} == {"stale"} and all(r.polls <= 3 for r in results)
 
 
-def test_deleted_campaign_and_refused_credentials(client_for) -> None:  # noqa: ANN001
+def test_deleted_campaign_and_refused_credentials(client_for) -> None:
     app = ParrotSim(now=NOW, campaigns=4, warmth="fresh", drafts=False)
     gone = app.published()[0]
     app.delete_campaign(gone.campaign_id)

@@ -7,32 +7,13 @@ from pathlib import Path
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
 from simulators.base import Faults
 from simulators.experiture import demo as experiture_demo
-from simulators.parrot import API, DEFAULT_ACCOUNT, DEFAULT_TOKEN, ParrotSim, demo
+from simulators.parrot import DEFAULT_ACCOUNT, ParrotSim, demo
 
 NOW = pendulum.now("UTC")
-
-
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
-    def _configure(app: ParrotSim, **extra: str) -> str:
-        server = serve(app)
-        env = {"SOURCES__PARROT__BASE_URL": server.url + API,
-               "SOURCES__PARROT__API_TOKEN": DEFAULT_TOKEN,
-               "SOURCES__PARROT__START_DATE": NOW.subtract(days=70).to_date_string(),
-               "SOURCES__PARROT__POLL_INTERVAL_SECONDS": "0.2",
-               "SOURCES__PARROT__MAX_POLL_ATTEMPTS": "3",
-               "SOURCES__PARROT__RATE_LIMIT_REQUESTS": "1000",
-               "SOURCES__PARROT__BACKOFF_BASE_SECONDS": "0.01",
-               "SOURCES__PARROT__BACKOFF_MAX_SECONDS": "0.05", **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return server.url
-
-    return _configure
 
 
 def details(path: Path) -> dict[str, dict]:
@@ -40,7 +21,7 @@ def details(path: Path) -> dict[str, dict]:
     return {cid: json.loads(d) if d else {} for cid, d in rows}
 
 
-def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:
     sim = ParrotSim(now=NOW, campaigns=18, refresh_delay=0.15)     # cold, stale and fresh campaigns
     configure(sim)
     truth = sim.truth_fact_rows()
@@ -74,7 +55,7 @@ def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) ->
                             "where payload ->> '$.data.status' <> 'ready'") == [(0,)]
 
 
-def test_placeholders_never_reach_the_fact_and_stale_values_are_flagged(configure, run_cli,  # noqa: ANN001
+def test_placeholders_never_reach_the_fact_and_stale_values_are_flagged(configure, run_cli,
                                                                         warehouse: Path) -> None:
     sim = ParrotSim(now=NOW, campaigns=12, drafts=False, refresh_delay=0.15)
     cold = next(c for c in sim.published() if c.snapshot is None)
@@ -124,7 +105,7 @@ def test_placeholders_never_reach_the_fact_and_stale_values_are_flagged(configur
     assert fact(warehouse, "parrot") == before
 
 
-def test_forty_updating_campaigns_load_in_about_one_poll_cycle(configure, run_cli,  # noqa: ANN001
+def test_forty_updating_campaigns_load_in_about_one_poll_cycle(configure, run_cli,
                                                                warehouse: Path) -> None:
     interval = 1.0
     sim = ParrotSim(now=NOW, campaigns=40, warmth="stale", drafts=False, refresh_delay=0.5)
@@ -148,7 +129,7 @@ def test_forty_updating_campaigns_load_in_about_one_poll_cycle(configure, run_cl
     assert statuses == [('["updating","ready"]',)]
 
 
-def test_account_id_faults_and_deleted_campaigns(configure, run_cli,  # noqa: ANN001
+def test_account_id_faults_and_deleted_campaigns(configure, run_cli,
                                                                  warehouse: Path) -> None:
     sim = ParrotSim(now=NOW, campaigns=14, drafts=True, days=20, refresh_delay=0.1)
     # with transient faults too: retried pages and polls must not lose or double anything
@@ -172,7 +153,7 @@ def test_account_id_faults_and_deleted_campaigns(configure, run_cli,  # noqa: AN
                  [gone.campaign_id]) == [("not_found",)]
 
 
-def test_demo_datasets_of_both_providers_load_cleanly(monkeypatch: pytest.MonkeyPatch, serve, run_cli,  # noqa: ANN001
+def test_demo_datasets_of_both_providers_load_cleanly(monkeypatch: pytest.MonkeyPatch, serve, run_cli,
                                                      warehouse: Path) -> None:
     apps = {}
     for name, make in (("parrot", demo), ("experiture", experiture_demo)):

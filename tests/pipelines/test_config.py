@@ -9,9 +9,9 @@ from pathlib import Path
 import pendulum
 import pytest
 
+from core.errors import ConfigError
 from pipelines.config import check_keys, resolve, warehouse_path
 from sources import registry
-from core.errors import ConfigError
 
 NOW = pendulum.datetime(2026, 11, 25, 12, tz="UTC")
 

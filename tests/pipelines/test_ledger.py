@@ -32,7 +32,7 @@ def statuses(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {str(start.date()): status for start, status in rows}
 
 
-def test_planned_windows_are_pending_until_their_outcome_is_recorded(con) -> None:  # noqa: ANN001
+def test_planned_windows_are_pending_until_their_outcome_is_recorded(con) -> None:
     windows = plan_windows("2026-11-02", "2026-11-20", window_days=7, now=NOW)
     ledger.plan(con, "p", windows, "nightly", "run1")
     assert set(statuses(con).values()) == {"pending"}
@@ -48,7 +48,7 @@ def test_planned_windows_are_pending_until_their_outcome_is_recorded(con) -> Non
     assert reasons["2026-11-16"] == "the source reported nothing for this window"
 
 
-def test_a_failed_load_fails_every_window_of_the_chunk(con) -> None:  # noqa: ANN001
+def test_a_failed_load_fails_every_window_of_the_chunk(con) -> None:
     windows = plan_windows("2026-11-02", "2026-11-16", window_days=7, now=NOW)
     ledger.plan(con, "p", windows, "nightly", "run1")
     report = ExtractReport()
@@ -58,7 +58,7 @@ def test_a_failed_load_fails_every_window_of_the_chunk(con) -> None:  # noqa: AN
     assert set(statuses(con).values()) == {"failed"}
 
 
-def test_backfill_leftovers_belong_to_their_request(con) -> None:  # noqa: ANN001
+def test_backfill_leftovers_belong_to_their_request(con) -> None:
     windows = plan_windows("2026-10-05", "2026-10-19", window_days=7, now=NOW)
     key = "backfill:2026-10-05:2026-10-18"
     ledger.plan(con, "p", windows, key, "run1")
@@ -67,7 +67,7 @@ def test_backfill_leftovers_belong_to_their_request(con) -> None:  # noqa: ANN00
     assert ledger.unfinished(con, "p", NOW, "nightly") == []
 
 
-def test_a_window_on_another_grid_is_replaced_by_the_cells_that_cover_it(con) -> None:  # noqa: ANN001
+def test_a_window_on_another_grid_is_replaced_by_the_cells_that_cover_it(con) -> None:
     weekly = plan_windows("2026-11-16", "2026-11-23", window_days=7, now=NOW)
     ledger.plan(con, "p", weekly, "nightly", "run1")
     assert ledger.cells_overlapping(con, "p", pendulum.datetime(2026, 11, 18, tz="UTC"),
@@ -80,7 +80,7 @@ def test_a_window_on_another_grid_is_replaced_by_the_cells_that_cover_it(con) ->
     assert len(rows) == 7 and {r[1].days for r in rows} == {1}, "the week's cell is gone, seven days replace it"
 
 
-def test_the_cursor_round_trips_and_the_earliest_unfinished_window_holds_it_back(con) -> None:  # noqa: ANN001
+def test_the_cursor_round_trips_and_the_earliest_unfinished_window_holds_it_back(con) -> None:
     assert ledger.get_cursor(con, "p") is None
     ledger.set_cursor(con, "p", NOW, "run1")
     assert ledger.get_cursor(con, "p") == NOW

@@ -7,12 +7,13 @@ import datetime as dt
 import pendulum
 import pytest
 
+from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from simulators.base import SimServer
 from simulators.shoplive import DEFAULT_SECRET_B64, ShopliveSim, make_jwt
-from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpPolicy
 from sources.shoplive import settings as s
-from sources.shoplive.client import ShopliveClient, api_time, batches
+from sources.shoplive.client import ShopliveClient, api_time, auth_headers, batches, check_token
+from sources.shoplive.spec import SPEC
 
 NOW = pendulum.now("UTC")
 FAST = HttpPolicy(backoff_base_seconds=0.01, backoff_max_seconds=0.05, max_concurrency=1)
@@ -28,7 +29,7 @@ def shared() -> tuple[ShopliveSim, str]:
 
 def client_for(url: str, sim: ShopliveSim, *, token: str | None = None, access_key: str | None = None
                ) -> ShopliveClient:
-    http = HttpClient(s.NAME, url, headers=s.auth_headers(token or sim.token, None), policy=FAST)
+    http = HttpClient(s.NAME, url, headers=auth_headers(token or sim.token, None), policy=FAST)
     return ShopliveClient(http, access_key or sim.access_key)
 
 
@@ -39,7 +40,7 @@ def test_api_time_is_utc_seconds_with_z() -> None:
     assert api_time(pendulum.datetime(2024, 9, 7), round_up=True) == "2024-09-07T00:00:00Z"
 
 
-def test_search_pages_by_20_until_a_short_page(shared) -> None:  # noqa: ANN001
+def test_search_pages_by_20_until_a_short_page(shared) -> None:
     sim, url = shared
     client = client_for(url, sim)
     mark = len(sim.search_calls)
@@ -50,7 +51,7 @@ def test_search_pages_by_20_until_a_short_page(shared) -> None:  # noqa: ANN001
     assert {c["count"] for c in sim.search_calls[mark:]} == {"20"}
 
 
-def test_search_from_filters_on_scheduled_start(shared) -> None:  # noqa: ANN001
+def test_search_from_filters_on_scheduled_start(shared) -> None:
     sim, url = shared
     client = client_for(url, sim)
     since = NOW.subtract(days=7)
@@ -60,7 +61,7 @@ def test_search_from_filters_on_scheduled_start(shared) -> None:  # noqa: ANN001
     assert sim.search_calls[mark]["from"] == api_time(since)
 
 
-def test_stats_for_a_week_and_keys(shared) -> None:  # noqa: ANN001
+def test_stats_for_a_week_and_keys(shared) -> None:
     sim, url = shared
     client = client_for(url, sim)
     items, params = client.stats(NOW.subtract(days=7), NOW)
@@ -76,7 +77,7 @@ def test_stats_for_a_week_and_keys(shared) -> None:  # noqa: ANN001
     assert caught.value.status == 400
 
 
-def test_unknown_campaign_key_is_a_skip_and_unknown_access_key_a_refusal(shared) -> None:  # noqa: ANN001
+def test_unknown_campaign_key_is_a_skip_and_unknown_access_key_a_refusal(shared) -> None:
     sim, url = shared
     with pytest.raises(EntitySkipped) as skipped:
         client_for(url, sim).stats(NOW.subtract(days=1), NOW, ["nosuchkey"])
@@ -86,7 +87,7 @@ def test_unknown_campaign_key_is_a_skip_and_unknown_access_key_a_refusal(shared)
     assert "SOURCES__SHOPLIVE__ACCESS_KEY" in str(refused.value) and "otherkey" not in str(refused.value)
 
 
-def test_bad_token_names_the_key_to_check(shared) -> None:  # noqa: ANN001
+def test_bad_token_names_the_key_to_check(shared) -> None:
     sim, url = shared
     client = client_for(url, sim, token="forged-token-value")
     with pytest.raises(ProviderAuthError) as caught:
@@ -94,22 +95,22 @@ def test_bad_token_names_the_key_to_check(shared) -> None:  # noqa: ANN001
     assert "SOURCES__SHOPLIVE__API_TOKEN" in str(caught.value) and "forged" not in str(caught.value)
 
 
-def test_a_signed_jwt_is_accepted(shared) -> None:  # noqa: ANN001
+def test_a_signed_jwt_is_accepted(shared) -> None:
     sim, url = shared
     client = client_for(url, sim, token=make_jwt(sim.access_key, DEFAULT_SECRET_B64))
     assert len(client.search(campaign_keys=list(sim.campaigns)[:2])) == 2
 
 
 def test_token_claims_are_checked_before_any_request() -> None:
-    s.check_token("opaque-token", "a1b2c3d4")                       # not a JWT: the API judges
-    s.check_token(make_jwt("a1b2c3d4"), "a1b2c3d4")
+    check_token("opaque-token", "a1b2c3d4")                       # not a JWT: the API judges
+    check_token(make_jwt("a1b2c3d4"), "a1b2c3d4")
     with pytest.raises(ProviderAuthError, match="SOURCES__SHOPLIVE__API_TOKEN"):
-        s.check_token(make_jwt("someone-else"), "a1b2c3d4")
+        check_token(make_jwt("someone-else"), "a1b2c3d4")
     with pytest.raises(ProviderAuthError, match="expired"):
-        s.check_token(make_jwt("a1b2c3d4", ttl_days=1, issued_at=1_000_000), "a1b2c3d4")
+        check_token(make_jwt("a1b2c3d4", ttl_days=1, issued_at=1_000_000), "a1b2c3d4")
 
 
 def test_key_batches_and_window_limit() -> None:
     keys = [f"k{i}" for i in range(45)]
-    assert [len(b) for b in batches(keys)] == [20, 20, 5] and sum(batches(keys), []) == keys
-    assert s.SPEC.max_window_days == 7 and s.SPEC.lifetime is False
+    assert [len(b) for b in batches(keys)] == [20, 20, 5] and [k for b in batches(keys) for k in b] == keys
+    assert SPEC.max_window_days == 7

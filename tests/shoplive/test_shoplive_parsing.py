@@ -43,11 +43,11 @@ def parse(con: duckdb.DuckDBPyConnection, raw_json: str, kind: str) -> tuple:
     ('"n/a"', "seconds", (None, "seconds", 'not a seconds value: "n/a"')),
     ("true", "count", (None, "count", "not a count value: a JSON boolean")),
 ])
-def test_values(con, raw_json: str, kind: str, expected: tuple) -> None:  # noqa: ANN001
+def test_values(con, raw_json: str, kind: str, expected: tuple) -> None:
     assert parse(con, raw_json, kind) == expected
 
 
-def test_field_kinds_and_names(con) -> None:  # noqa: ANN001
+def test_field_kinds_and_names(con) -> None:
     row = con.execute("""select etl__snake('peakConcurrentViewers'), etl__snake('likes'),
         shoplive__stats_kind('totalViewingTime'), shoplive__stats_kind('averageLikes'),
         shoplive__stats_kind('campaignKey'), shoplive__stats_kind('scheduledAt'), shoplive__stats_kind('newThing')

@@ -8,29 +8,12 @@ from typing import Any
 
 import pendulum
 import pytest
-
 from helpers import fact, query
+
 from simulators.base import Faults
 from simulators.shoplive import ShopliveSim, make_jwt
 
 NOW = pendulum.now("UTC")
-
-
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, serve):  # noqa: ANN001
-    def _configure(app: ShopliveSim, *, start_days: int = 30, **extra: str) -> str:
-        server = serve(app)
-        env = {"SOURCES__SHOPLIVE__BASE_URL": server.url, "SOURCES__SHOPLIVE__ACCESS_KEY": app.access_key,
-               "SOURCES__SHOPLIVE__API_TOKEN": make_jwt(app.access_key, app.secret_b64),
-               "SOURCES__SHOPLIVE__START_DATE": NOW.subtract(days=start_days).to_date_string(),
-               "SOURCES__SHOPLIVE__RATE_LIMIT_PERIOD_SECONDS": "0.05",   # 5 per 50 ms: the default, scaled
-               "SOURCES__SHOPLIVE__BACKOFF_BASE_SECONDS": "0.01",
-               "SOURCES__SHOPLIVE__BACKOFF_MAX_SECONDS": "0.05", **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        return server.url
-
-    return _configure
 
 
 def sim_with(**kwargs: Any) -> ShopliveSim:
@@ -53,7 +36,7 @@ def overlapping_periods(warehouse: Path) -> list[tuple]:
         where a.provider = 'shoplive'""")
 
 
-def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with()
     sim.extra_fields = True
     sim.string_numbers = True
@@ -106,7 +89,7 @@ def test_fact_and_dim_equal_ground_truth(configure, run_cli, warehouse: Path) ->
     assert isinstance(raw, str), "raw keeps the API's own values"
 
 
-def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with(faults=Faults(share_5xx=0.2, burst_429=3, share_429=0.1, retry_after=0.05, share_drop=0.1,
                                  seed=5))
     configure(sim, SOURCES__SHOPLIVE__MAX_ATTEMPTS="10", SOURCES__SHOPLIVE__WINDOW_DAYS="1", start_days=12)
@@ -118,10 +101,10 @@ def test_fact_equals_ground_truth_with_faults(configure, run_cli, warehouse: Pat
     assert {0, 429, 503} <= {s for *_, s in sim.log}
 
 
-def test_configured_keys_are_batched_and_an_unknown_key_is_reported(configure, run_cli,  # noqa: ANN001
+def test_configured_keys_are_batched_and_an_unknown_key_is_reported(configure, run_cli,
                                                                      warehouse: Path) -> None:
     sim = sim_with(campaigns=30, days=20)
-    keys = sorted(sim.campaigns)[:24] + ["nosuchkey1"]
+    keys = [*sorted(sim.campaigns)[:24], "nosuchkey1"]
     configure(sim, SOURCES__SHOPLIVE__CAMPAIGN_KEYS=",".join(keys), start_days=20)
     assert run_cli("run", "--warehouse", warehouse) == 3
     truth = sim.truth_fact_rows()
@@ -136,7 +119,7 @@ def test_configured_keys_are_batched_and_an_unknown_key_is_reported(configure, r
     assert {r[0] for r in query(warehouse, "select campaign_id from analytics.dim_campaign")} == set(keys[:24])
 
 
-def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -> None:  # noqa: ANN001
+def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -> None:
     sim = sim_with(campaigns=12)
     configure(sim, SOURCES__SHOPLIVE__LOOKBACK_DAYS="6", SOURCES__SHOPLIVE__WINDOW_DAYS="1", start_days=14)
     assert run_cli("run", "--warehouse", warehouse) == 0
@@ -161,7 +144,7 @@ def test_lookback_repull_replaces_windows(configure, run_cli, warehouse: Path) -
     assert overlapping_periods(warehouse) == []
 
 
-def test_window_longer_than_a_week_is_a_config_error(configure, run_cli, warehouse: Path,  # noqa: ANN001
+def test_window_longer_than_a_week_is_a_config_error(configure, run_cli, warehouse: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_with(campaigns=2)
     configure(sim, SOURCES__SHOPLIVE__WINDOW_DAYS="14")
@@ -170,7 +153,7 @@ def test_window_longer_than_a_week_is_a_config_error(configure, run_cli, warehou
     assert sim.log == []
 
 
-def test_token_for_another_access_key_is_refused_before_any_request(configure, run_cli,  # noqa: ANN001
+def test_token_for_another_access_key_is_refused_before_any_request(configure, run_cli,
                                                                     warehouse: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     sim = sim_with(campaigns=2)
@@ -186,12 +169,12 @@ def _viewers_by_campaign(warehouse: Path) -> tuple[dict[str, float], dt.datetime
     rows = query(warehouse, """select campaign_id, sum(value), min(period_start), max(period_end)
                                from analytics.fact_campaign_metrics
                                where provider = 'shoplive' and metric = 'total_viewers' group by all""")
-    lo = min(r[2] for r in rows).replace(tzinfo=dt.timezone.utc)
-    hi = max(r[3] for r in rows).replace(tzinfo=dt.timezone.utc)
+    lo = min(r[2] for r in rows).replace(tzinfo=dt.UTC)
+    hi = max(r[3] for r in rows).replace(tzinfo=dt.UTC)
     return {r[0]: r[1] for r in rows}, lo, hi
 
 
-def test_a_change_of_window_days_never_overlaps_or_double_counts(configure, run_cli, warehouse: Path,  # noqa: ANN001
+def test_a_change_of_window_days_never_overlaps_or_double_counts(configure, run_cli, warehouse: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     sim = sim_with(days=28)
     configure(sim, start_days=25)

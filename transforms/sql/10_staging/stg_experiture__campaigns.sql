@@ -1,82 +1,30 @@
--- materialize: dim
--- inputs: experiture_statuses, experiture_summaries, experiture_campaigns, experiture_errors
--- grain: one observation per campaign pull (status + summary of the same fetch), per listing entry, and per
--- 404 (deleted) loaded since the last transform.
--- status = /status execution.state (not_scheduled, scheduled, pending_or_overdue, running, completed, failed;
--- 'deleted' after a 404); started_at / finished_at = the last execution's startedAt / completedAt;
--- scheduled_at = schedule.sendAt. Everything else goes to details: campaign_type, authoring_status, created_at,
--- updated_at, schedule (timezone, active, kind), audience (estimated reach), last_execution (id, status and the
--- counts of that run alone; the fact holds the lifetime counts).
-with statuses as (
-    select fetch_id, account_id, campaign_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_experiture_statuses
+-- materialize: staging
+-- inputs: experiture_campaigns
+-- grain: one row per entry of the campaign listing.
+-- raw.experiture_campaigns renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end = window_start
+-- / window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the newest fetch of
+-- a dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the last transform.
+with source as (
+    select *
+    from src_experiture_campaigns
 ),
 
-summaries as (
-    select fetch_id, payload
-    from new_experiture_summaries
-),
-
-pulled as (
-    select st.account_id, st.campaign_id,
-        coalesce(su.payload ->> '$.name', st.payload ->> '$.name') as campaign_name,
-        su.payload ->> '$.channel' as channel,
-        st.payload ->> '$.execution.state' as status,
-        cast(try_cast(st.payload ->> '$.execution.lastExecution.startedAt' as timestamptz) as timestamp) as started_at,
-        cast(try_cast(st.payload ->> '$.execution.lastExecution.completedAt' as timestamptz) as timestamp)
-            as finished_at,
-        cast(try_cast(st.payload ->> '$.schedule.sendAt' as timestamptz) as timestamp) as scheduled_at,
-        json_object(
-            'campaign_type', su.payload ->> '$.campaignType',
-            'authoring_status', coalesce(st.payload ->> '$.authoringStatus', su.payload ->> '$.authoringStatus'),
-            'created_at', su.payload ->> '$.createdAt',
-            'updated_at', su.payload ->> '$.updatedAt',
-            'schedule', st.payload -> '$.schedule',
-            'audience', su.payload -> '$.audience',
-            'last_execution', st.payload -> '$.execution.lastExecution'
-        ) as details,
-        st.observed_at
-    from statuses as st
-    left join summaries as su on su.fetch_id = st.fetch_id
-),
-
-listed as (
-    -- the listing names every campaign, including journeys public v1 cannot read (their only dim source)
-    select account_id, campaign_id,
-        payload ->> '$.name' as campaign_name,
-        payload ->> '$.channel' as channel,
-        cast(null as varchar) as status,
-        cast(null as timestamp) as started_at, cast(null as timestamp) as finished_at,
-        cast(null as timestamp) as scheduled_at,
-        case when coalesce(payload ->> '$.campaignType', 'broadcast') <> 'broadcast'
-             then json_object('campaign_type', payload ->> '$.campaignType',
-                              'authoring_status', payload ->> '$.authoringStatus',
-                              'created_at', payload ->> '$.createdAt',
-                              'updated_at', payload ->> '$.updatedAt') end as details,
-        cast(fetched_at as timestamp) as observed_at
-    from new_experiture_campaigns
-),
-
-errors as (
-    -- the errors table may not exist yet; read its extra columns through the row as JSON
-    select account_id, campaign_id, to_json(e) as row_json
-    from new_experiture_errors as e
-),
-
-deleted as (
-    select account_id, campaign_id,
-        cast(null as varchar) as campaign_name, cast(null as varchar) as channel, 'deleted' as status,
-        cast(null as timestamp) as started_at, cast(null as timestamp) as finished_at,
-        cast(null as timestamp) as scheduled_at, cast(null as json) as details,
-        cast(try_cast(row_json ->> '$.observed_at' as timestamptz) as timestamp) as observed_at
-    from errors
-    where try_cast(row_json ->> '$.http_status' as integer) = 404 and campaign_id is not null
-),
-
-final as (
-    select 'experiture' as provider, account_id, campaign_id, campaign_name, channel, status, started_at,
-        finished_at, scheduled_at, details, observed_at
-    from (select * from pulled union all select * from listed union all select * from deleted)
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

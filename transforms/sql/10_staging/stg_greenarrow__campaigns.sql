@@ -1,28 +1,31 @@
--- materialize: dim
--- inputs: greenarrow_campaigns, greenarrow_list_campaigns
--- grain: one observation per campaign record loaded since the last transform (details and list entries).
-with observed as (
-    select account_id, campaign_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_greenarrow_campaigns
-    union all
-    select account_id, campaign_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_greenarrow_list_campaigns
+-- materialize: staging
+-- inputs: greenarrow_campaigns
+-- grain: one row per campaign details record (GET campaign), one per pull of scope
+-- greenarrow|<list>|<campaign>|details.
+-- raw.greenarrow_campaigns renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end = window_start
+-- / window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the newest fetch of
+-- a dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the last transform.
+with source as (
+    select *
+    from src_greenarrow_campaigns
 ),
 
-final as (
-    select 'greenarrow' as provider, account_id, campaign_id,
-        payload ->> '$.name' as campaign_name,
-        'email' as channel,
-        coalesce(payload ->> '$.dispatch.state', 'idle') as status,
-        cast(try_cast(payload ->> '$.dispatch.started_at' as timestamptz) as timestamp) as started_at,
-        cast(try_cast(payload ->> '$.dispatch.finished_at' as timestamptz) as timestamp) as finished_at,
-        cast(try_cast(payload ->> '$.dispatch.begins_at' as timestamptz) as timestamp) as scheduled_at,
-        json_object('mailing_list_name', payload ->> '$.mailing_list_name',
-                    'archived', payload -> '$.archived',
-                    'autowinner_enabled', payload -> '$.dispatch.autowinner_enabled',
-                    'winning_content_id', payload -> '$.automatic_winner_selection.winning_content.id') as details,
-        observed_at
-    from observed
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

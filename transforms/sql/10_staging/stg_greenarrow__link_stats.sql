@@ -1,20 +1,31 @@
--- materialize: fact
+-- materialize: staging
 -- inputs: greenarrow_link_stats
--- grain: one row per (list, campaign, link, metric) from the newest complete link_stats pull of each campaign.
--- The published values of int_greenarrow__metric_values.sql for the link_stats endpoint: clicks_total,
--- clicks_unique, clicks_unique_by_link and any numeric field added later; quarantined values are in
--- stg_greenarrow__quarantine.sql.
-with metric_values as (
+-- grain: one row per link of a campaign's link_stats pull (scope greenarrow|<list>|<campaign>|link_stats).
+-- raw.greenarrow_link_stats renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end =
+-- window_start / window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the
+-- newest fetch of a dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the
+-- last transform.
+with source as (
     select *
-    from int_greenarrow__metric_values
-    where endpoint = 'link_stats'
+    from src_greenarrow_link_stats
 ),
 
-final as (
-    select provider, account_id, campaign_id, breakdown_type, breakdown_value, period_start, period_end,
-        metric, value, unit, currency, observed_at, scope_key
-    from metric_values
-    where value is not null and reason is null
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

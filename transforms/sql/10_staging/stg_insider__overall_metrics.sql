@@ -1,24 +1,32 @@
--- materialize: fact
--- inputs: insider_overall_metrics, insider_campaign_metrics
--- grain: one row per (partner, campaign, metric, window) from the newest pull of each window.
--- overall-metrics owns every breakdown 'total' figure it reports: the campaign's counts, rates (already 0..1),
--- days active and revenue for the requested window (revenue in the account's preferredCurrency, read from the
--- same window's campaign-metrics answer; NULL when that call was skipped). These are the published values of
--- int_insider__metric_values.sql for the overall-metrics endpoint: numbers, unknown numeric fields included;
--- values with a reason are in stg_insider__quarantine.sql instead.
-with metric_values as (
+-- materialize: staging
+-- inputs: insider_overall_metrics
+-- grain: one row per campaign record of an overall-metrics answer for one window (scope
+-- insider|<partner>|overall|<window>); period = the requested window.
+-- raw.insider_overall_metrics renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end =
+-- window_start / window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the
+-- newest fetch of a dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the
+-- last transform.
+with source as (
     select *
-    from int_insider__metric_values
-    where endpoint = 'overall_metrics'
+    from src_insider_overall_metrics
 ),
 
-final as (
-    select provider, account_id, campaign_id, breakdown_type, breakdown_value, period_start, period_end,
-        metric, value, unit, currency, observed_at, scope_key
-    from metric_values
-    where value is not null and reason is null
-    qualify row_number() over (
-        partition by scope_key, account_id, campaign_id, metric order by observed_at desc) = 1
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

@@ -1,22 +1,32 @@
--- materialize: fact
+-- materialize: staging
 -- inputs: shoplive_campaign_stats
--- grain: one row per (access key, campaign, metric, window) from the newest pull of each window.
--- The published values of int_shoplive__metric_values.sql: every stats field that reads as a number (floats
--- 1.0 and number text "1,234" included) is a breakdown 'total' metric for the requested window (averages and
--- peaks are per window, never to be summed across windows); an unknown field is loaded when it reads as a
--- number; values with a reason are in stg_shoplive__quarantine.sql instead.
-with metric_values as (
+-- grain: one row per campaign stats record of one window (scope shoplive|<access key>|stats|<window>); period = the
+-- requested window.
+-- raw.shoplive_campaign_stats renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end =
+-- window_start / window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the
+-- newest fetch of a dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the
+-- last transform.
+with source as (
     select *
-    from int_shoplive__metric_values
+    from src_shoplive_campaign_stats
 ),
 
-final as (
-    select provider, account_id, campaign_id, breakdown_type, breakdown_value, period_start, period_end,
-        metric, value, unit, currency, observed_at, scope_key
-    from metric_values
-    where value is not null and reason is null
-    qualify row_number() over (
-        partition by scope_key, account_id, campaign_id, metric order by observed_at desc) = 1
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

@@ -1,42 +1,30 @@
--- materialize: dim
--- inputs: shoplive_campaigns, shoplive_campaign_stats
--- grain: one observation per campaign record loaded since the last transform. Search results (campaignMeta)
--- give title, status and the scheduled / actual times; stats records repeat title and times under other names
--- (scheduledAt, startedAt, endedAt) and name campaigns the search did not reach (older shows with replay
--- viewers). userCount / likeCount are live counters, kept in details only.
-with searched as (
-    select account_id, campaign_id, cast(fetched_at as timestamp) as observed_at,
-        coalesce(payload -> '$.campaignMeta', payload) as meta
-    from new_shoplive_campaigns
+-- materialize: staging
+-- inputs: shoplive_campaigns
+-- grain: one row per campaign search result (campaignMeta).
+-- raw.shoplive_campaigns renamed and cast, 1:1: observed_at = fetched_at, period_start / period_end = window_start /
+-- window_end (UTC timestamps). is_current: the row belongs to a fetch the pass rebuilds from (the newest fetch of a
+-- dirty scope; in the history pass the last fetch of a scope and day); is_new: loaded since the last transform.
+with source as (
+    select *
+    from src_shoplive_campaigns
 ),
 
-observed as (
-    select account_id, campaign_id, observed_at,
-        meta ->> '$.title' as campaign_name,
-        meta ->> '$.campaignStatus' as status,
-        cast(try_cast(meta ->> '$.campaignStartedAt' as timestamptz) as timestamp) as started_at,
-        cast(try_cast(meta ->> '$.campaignEndedAt' as timestamptz) as timestamp) as finished_at,
-        cast(try_cast(meta ->> '$.scheduledStartAt' as timestamptz) as timestamp) as scheduled_at,
-        json_object('campaign_numeric_id', meta ->> '$.campaignId', 'description', meta ->> '$.description',
-                    'rerun', meta -> '$.rerun', 'scheduled_end_at', meta ->> '$.scheduledEndAt',
-                    'created_at', meta ->> '$.createdAt', 'user_count', meta -> '$.userCount',
-                    'like_count', meta -> '$.likeCount') as details
-    from searched
-    union all
-    select account_id, campaign_id, cast(fetched_at as timestamp) as observed_at,
-        payload ->> '$.title' as campaign_name,
-        cast(null as varchar) as status,
-        cast(try_cast(payload ->> '$.startedAt' as timestamptz) as timestamp) as started_at,
-        cast(try_cast(payload ->> '$.endedAt' as timestamptz) as timestamp) as finished_at,
-        cast(try_cast(payload ->> '$.scheduledAt' as timestamptz) as timestamp) as scheduled_at,
-        cast(null as json) as details
-    from new_shoplive_campaign_stats
-),
-
-final as (
-    select 'shoplive' as provider, account_id, campaign_id, campaign_name, 'live_commerce' as channel, status,
-        started_at, finished_at, scheduled_at, details, observed_at
-    from observed
+renamed as (
+    select
+        account_id,
+        campaign_id,
+        scope_key,
+        fetch_id,
+        run_id,
+        endpoint,
+        cast(fetched_at as timestamp) as observed_at,
+        cast(window_start as timestamp) as period_start,
+        cast(window_end as timestamp) as period_end,
+        request_params,
+        payload,
+        is_current,
+        is_new
+    from source
 )
 
-select * from final
+select * from renamed

@@ -1,14 +1,14 @@
 -- materialize: intermediate
--- inputs: experiture_metrics
 -- grain: one row per candidate metric value of the newest /metrics pull of each campaign (scope
 -- experiture|default|<uuid>|metrics): every counter under data.counts (scheduled, hydrated, composed, injected,
 -- sent, failed, and any counter the API adds later), all of kind count, named in snake_case; plus one row when
 -- counts is missing or not an object. Lifetime totals over every execution: no period, breakdown total. value
--- is set when published, reason when quarantined (00_macros/values.sql); stg_experiture__campaign_metrics.sql
--- and stg_experiture__campaign_metrics_quarantine.sql only filter this relation, so they cannot disagree.
+-- is set when published, reason when quarantined (00_macros/values.sql); 30_marts/fct_experiture__metrics.sql
+-- and quarantine_experiture__values.sql only filter this relation, so they cannot disagree.
 with source as (
-    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload
-    from cur_experiture_metrics
+    select account_id, campaign_id, scope_key, observed_at, payload
+    from stg_experiture__metrics
+    where is_current
 ),
 
 counters as (

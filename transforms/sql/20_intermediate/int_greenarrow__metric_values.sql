@@ -1,22 +1,23 @@
 -- materialize: intermediate
--- inputs: greenarrow_campaigns, greenarrow_link_stats
 -- grain: one row per candidate metric value of the newest details and link_stats pull of each campaign (a field
 -- of stat_summary, of a content_stats slice's stat_summary, a bounce code count, a link count), plus one row per
 -- metrics block that should be there and is not. value is set when the value is published, reason when it is
--- quarantined (00_macros/values.sql); stg_greenarrow__campaign_metrics.sql, stg_greenarrow__link_stats.sql and
--- stg_greenarrow__quarantine.sql only filter this relation, so fact and quarantine cannot disagree.
+-- quarantined (00_macros/values.sql); 30_marts/fct_greenarrow__metrics.sql and quarantine_greenarrow__values.sql
+-- only filter this relation, so fact and quarantine cannot disagree.
 -- GreenArrow figures are lifetime totals: no period.
 with campaigns as (
-    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload,
+    select account_id, campaign_id, scope_key, observed_at, payload,
         -- DOC (docs/providers/greenarrow.md, Traps): a never-sent campaign has no stat_summary and no metric
         -- rows, so a missing metrics block is a fault only once the campaign has started sending
         (payload ->> '$.dispatch.started_at') is not null as has_started
-    from cur_greenarrow_campaigns
+    from stg_greenarrow__campaigns
+    where is_current
 ),
 
 links as (
-    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload
-    from cur_greenarrow_link_stats
+    select account_id, campaign_id, scope_key, observed_at, payload
+    from stg_greenarrow__link_stats
+    where is_current
 ),
 
 summaries as (

@@ -1,31 +1,24 @@
 -- materialize: intermediate
--- inputs: insider_overall_metrics, insider_campaign_metrics
 -- grain: one row per candidate metric value of the newest pull of each window: every non-descriptive field of an
 -- overall-metrics record (breakdown total, priority 0); every field of a campaign-metrics deviceMetrics /
 -- unsuccessfulMessages / clickMetrics entry (its breakdown, priority 1); every overview leaf (priority 2) and
 -- top-level scalar (priority 3) of campaign-metrics whose name the same window's overall-metrics record of the
 -- campaign does not have (overall-metrics owns the totals it reports, so an owned name is no candidate); plus one
 -- row per campaign-metrics block (overview, deviceMetrics, unsuccessfulMessages) that is missing or null. value
--- is set when published, reason when quarantined (00_macros/values.sql). The fact files
--- stg_insider__overall_metrics.sql and stg_insider__campaign_metrics.sql and stg_insider__quarantine.sql only
--- filter (and de-duplicate) this relation, so fact and quarantine cannot disagree.
+-- is set when published, reason when quarantined (00_macros/values.sql). 30_marts/fct_insider__metrics.sql and
+-- quarantine_insider__values.sql only filter (and de-duplicate) this relation, so fact and quarantine cannot
+-- disagree.
 with overall as (
-    select account_id, campaign_id, scope_key,
-        cast(window_start as timestamp) as period_start,
-        cast(window_end as timestamp) as period_end,
-        cast(fetched_at as timestamp) as observed_at,
-        payload
-    from cur_insider_overall_metrics
+    select account_id, campaign_id, scope_key, period_start, period_end, observed_at, payload
+    from stg_insider__overall_metrics
+    where is_current
 ),
 
 metrics as (
-    select account_id, campaign_id, scope_key,
-        cast(window_start as timestamp) as period_start,
-        cast(window_end as timestamp) as period_end,
-        cast(fetched_at as timestamp) as observed_at,
-        payload,
+    select account_id, campaign_id, scope_key, period_start, period_end, observed_at, payload,
         payload ->> '$.preferredCurrency' as account_currency
-    from cur_insider_campaign_metrics
+    from stg_insider__campaign_metrics
+    where is_current
 ),
 
 -- overall-metrics revenue carries no currency: it is the account's, named by the same window's campaign-metrics

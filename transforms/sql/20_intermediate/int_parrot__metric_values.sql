@@ -1,14 +1,14 @@
 -- materialize: intermediate
--- inputs: parrot_metrics
 -- grain: one row per candidate metric value of the newest metrics pull of each post campaign (scope
 -- parrot|<account>|<id>|metrics): every leaf under data.metrics except updated_at, all of kind count, named by
 -- its leaf name in snake_case (a nested leaf by its path below metrics joined with '_'); plus one row when
 -- data.metrics is missing or not an object. Lifetime snapshots: no period, breakdown total. value is set when
--- published, reason when quarantined (00_macros/values.sql); stg_parrot__campaign_metrics.sql and
--- stg_parrot__campaign_metrics_quarantine.sql only filter this relation, so they cannot disagree.
+-- published, reason when quarantined (00_macros/values.sql); 30_marts/fct_parrot__metrics.sql and
+-- quarantine_parrot__values.sql only filter this relation, so they cannot disagree.
 with source as (
-    select account_id, campaign_id, scope_key, cast(fetched_at as timestamp) as observed_at, payload
-    from cur_parrot_metrics
+    select account_id, campaign_id, scope_key, observed_at, payload
+    from stg_parrot__metrics
+    where is_current
 ),
 
 -- DOC (docs/providers/parrot.md, asynchronous metrics protocol): a `starting` answer, or one whose

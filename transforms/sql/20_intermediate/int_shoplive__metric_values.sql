@@ -1,18 +1,14 @@
 -- materialize: intermediate
--- inputs: shoplive_campaign_stats
 -- grain: one row per candidate metric value of the newest pull of each stats window: every field of a campaign's
 -- stats record except identifiers, title and timestamps, breakdown total, period = the requested window. value
--- is set when published, reason when quarantined (00_macros/values.sql); stg_shoplive__campaign_stats.sql and
--- stg_shoplive__quarantine.sql only filter this relation, so fact and quarantine cannot disagree. The stats
+-- is set when published, reason when quarantined (00_macros/values.sql); 30_marts/fct_shoplive__metrics.sql and
+-- quarantine_shoplive__values.sql only filter this relation, so fact and quarantine cannot disagree. The stats
 -- record is itself the metrics block, and the source keeps only records that are objects with a campaignKey,
 -- so there is no missing-block row here.
 with source as (
-    select account_id, campaign_id, scope_key,
-        cast(window_start as timestamp) as period_start,
-        cast(window_end as timestamp) as period_end,
-        cast(fetched_at as timestamp) as observed_at,
-        payload
-    from cur_shoplive_campaign_stats
+    select account_id, campaign_id, scope_key, period_start, period_end, observed_at, payload
+    from stg_shoplive__campaign_stats
+    where is_current
 ),
 
 candidates as (

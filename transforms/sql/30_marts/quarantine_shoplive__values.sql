@@ -1,5 +1,4 @@
 -- materialize: quarantine
--- inputs: shoplive_campaign_stats
 -- grain: one row per Shoplive stats value of the newest pull of each window that has a reason in
 -- int_shoplive__metric_values.sql: kept out of the fact, listed here with the raw JSON text. Unknown fields that
 -- are not numbers stay in raw without a row.

@@ -1,12 +1,11 @@
 -- materialize: fact
--- inputs: experiture_metrics
 -- grain: one row per (campaign, metric) from the newest pull of each campaign
 -- (scope experiture|default|<uuid>|metrics).
 -- The published values of int_experiture__metric_values.sql: every counter under data.counts of /metrics that
 -- reads as a count (a number, or number text "1,234"), named as the API names it in snake_case. The counts are
 -- lifetime totals over every execution of the campaign: no period, breakdown total. counts = null (never
 -- executed) gives no rows; an empty pull (campaign deleted, 404) gives no rows, which removes the campaign from
--- the fact; counters with a reason are in stg_experiture__campaign_metrics_quarantine.sql instead.
+-- the fact; counters with a reason are in quarantine_experiture__values.sql instead.
 -- Note: Experiture's `sent` means confirmed delivered; the conformed mapping lives in the seed, not here.
 with metric_values as (
     select *

@@ -1,5 +1,4 @@
 -- materialize: dim
--- inputs: parrot_post_campaigns, parrot_polls
 -- grain: one observation per listing entry and per metrics poll result loaded since the last transform.
 -- channel is always 'sms'; status = the post campaign status (draft, scheduled, published; 'not_found' after a
 -- 404 on its metrics); started_at = published_at; finished_at and scheduled_at are not provided by the API.
@@ -9,13 +8,15 @@
 -- metrics_waited_seconds; plus published_at, inserted_at and updated_at from the listing. A listing entry of a
 -- published campaign carries no details, so it never hides the metrics freshness of an earlier pull.
 with listed as (
-    select account_id, campaign_id, run_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_parrot_post_campaigns
+    select account_id, campaign_id, run_id, observed_at, payload
+    from stg_parrot__post_campaigns
+    where is_new
 ),
 
 polls as (
-    select account_id, campaign_id, run_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_parrot_polls
+    select account_id, campaign_id, run_id, observed_at, payload
+    from stg_parrot__polls
+    where is_new
 ),
 
 from_listing as (

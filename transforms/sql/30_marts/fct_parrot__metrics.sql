@@ -1,5 +1,4 @@
 -- materialize: fact
--- inputs: parrot_metrics
 -- grain: one row per (post campaign, metric) from the newest metrics pull of each campaign
 -- (scope parrot|<account>|<id>|metrics).
 -- The published values of int_parrot__metric_values.sql: every leaf under data.metrics except updated_at that
@@ -8,7 +7,7 @@
 -- answers it loads as stale (their previous values); the intermediate also refuses `starting` answers and
 -- answers without updated_at, so placeholder zeros can never become facts. Staleness is in
 -- dim_campaign.details (metrics_stale, metrics_updated_at), not in the value. An empty pull (404) gives no rows,
--- removing the campaign from the fact. Leaves with a reason are in stg_parrot__campaign_metrics_quarantine.sql.
+-- removing the campaign from the fact. Leaves with a reason are in quarantine_parrot__values.sql.
 with metric_values as (
     select *
     from int_parrot__metric_values

@@ -1,5 +1,4 @@
 -- materialize: quarantine
--- inputs: experiture_metrics
 -- grain: one row per counter of the newest /metrics pull of a campaign that has a reason in
 -- int_experiture__metric_values.sql (null, not finite, out of range, negative, not a count), and one row when
 -- counts is missing or not an object: kept out of the fact, listed here with the raw JSON text.

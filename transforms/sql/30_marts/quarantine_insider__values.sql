@@ -1,5 +1,4 @@
 -- materialize: quarantine
--- inputs: insider_overall_metrics, insider_campaign_metrics
 -- grain: one row per Insider value (or missing campaign-metrics block) of the newest pull of each window that
 -- has a reason in int_insider__metric_values.sql: kept out of the fact, listed here with the raw JSON text.
 -- Unknown fields that are not numbers stay in raw without a row, and so do bare currency codes ("USD").

@@ -1,5 +1,4 @@
 -- materialize: quarantine
--- inputs: greenarrow_campaigns, greenarrow_link_stats
 -- grain: one row per GreenArrow value (or missing metrics block) of the newest details / link_stats pull of a
 -- campaign that has a reason in int_greenarrow__metric_values.sql: kept out of the fact, listed here with the
 -- raw JSON text. Unknown fields that are not numbers stay in raw without a row.

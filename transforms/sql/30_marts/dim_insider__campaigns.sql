@@ -1,10 +1,10 @@
 -- materialize: dim
--- inputs: insider_overall_metrics
 -- grain: one observation per overall-metrics record loaded since the last transform: name, status, type, tags
 -- and dates of the campaign (startDate/endDate/sendDate carry no zone; read as UTC, see docs/providers/insider.md).
 with observed as (
-    select account_id, campaign_id, cast(fetched_at as timestamp) as observed_at, payload
-    from new_insider_overall_metrics
+    select account_id, campaign_id, observed_at, payload
+    from stg_insider__overall_metrics
+    where is_new
 ),
 
 final as (

@@ -1,5 +1,4 @@
 -- materialize: quarantine
--- inputs: parrot_metrics
 -- grain: one row per leaf under data.metrics of the newest metrics pull of a campaign that has a reason in
 -- int_parrot__metric_values.sql (null, not finite, out of range, negative, not a count), and one row when
 -- data.metrics is missing or not an object: kept out of the fact, listed here with the raw JSON text.

@@ -1,0 +1,21 @@
+"""What the runner needs to know about GreenArrow Studio: keys, limits, auth, policy."""
+
+from __future__ import annotations
+
+from sources.common.provider import ConfigKey, ProviderSpec
+from sources.greenarrow import settings as s
+from sources.greenarrow.client import auth_headers
+
+SPEC = ProviderSpec(
+    name=s.NAME,
+    secret_key="api_key",
+    auth_headers=auth_headers,
+    config_keys=(
+        ConfigKey("mailing_list_ids", kind=list, help="mailing list ids to load; default: every list"),
+        ConfigKey("link_stats_per_page", kind=int, default=s.LINK_STATS_MAX_PER_PAGE,
+                  help="link_stats page size (1..500)", minimum=1, maximum=s.LINK_STATS_MAX_PER_PAGE),
+    ),
+    max_window_days=None,
+    default_window_days=s.DEFAULT_WINDOW_DAYS,
+    default_policy=s.DEFAULT_POLICY,
+)

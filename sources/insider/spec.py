@@ -1,0 +1,21 @@
+"""What the runner needs to know about Insider One: keys, limits, auth, policy."""
+
+from __future__ import annotations
+
+from sources.common.provider import ConfigKey, ProviderSpec
+from sources.insider import settings as s
+from sources.insider.client import HTTP_OPTIONS, auth_headers
+
+SPEC = ProviderSpec(
+    name=s.NAME,
+    secret_key="api_key",
+    auth_headers=auth_headers,
+    config_keys=(
+        ConfigKey("partner_id", required=True, help="the Insider partner id, sent as a string in every body"),
+    ),
+    # No documented maximum range; 406 refuses data older than a year, which the source records and skips.
+    max_window_days=None,
+    default_window_days=s.DEFAULT_WINDOW_DAYS,
+    default_policy=s.DEFAULT_POLICY,
+    http_options=HTTP_OPTIONS,
+)

@@ -1,0 +1,28 @@
+"""What the runner needs to know about Parrot: keys, limits, auth, policy."""
+
+from __future__ import annotations
+
+from sources.common.provider import ConfigKey, ProviderSpec
+from sources.parrot import settings as s
+from sources.parrot.client import auth_headers
+
+SPEC = ProviderSpec(
+    name=s.NAME,
+    secret_key="api_token",
+    auth_headers=auth_headers,
+    config_keys=(
+        ConfigKey("account_id", default=s.DEFAULT_ACCOUNT_ID, help="account id, or 'me' for the token's account"),
+        ConfigKey("page_size", kind=int, default=s.MAX_PAGE_SIZE, help="post campaigns per page (1..100)",
+                  minimum=1, maximum=s.MAX_PAGE_SIZE),
+        ConfigKey("poll_interval_seconds", kind=float, default=s.POLL_INTERVAL_SECONDS,
+                  help="seconds between two metrics requests of a campaign whose metrics are refreshing", minimum=0),
+        ConfigKey("max_poll_attempts", kind=int, default=s.MAX_POLL_ATTEMPTS,
+                  help="re-polls of a refreshing campaign before its last answer is taken", minimum=0),
+        ConfigKey("max_poll_seconds", kind=float, default=s.MAX_POLL_SECONDS,
+                  help="total seconds a run waits for refreshing metrics", minimum=0),
+    ),
+    max_window_days=None,
+    default_window_days=s.DEFAULT_WINDOW_DAYS,
+    default_policy=s.DEFAULT_POLICY,
+    windows_per_load=None,
+)

@@ -1,0 +1,21 @@
+"""What the runner needs to know about Shoplive: keys, limits, auth, policy."""
+
+from __future__ import annotations
+
+from sources.common.provider import ConfigKey, ProviderSpec
+from sources.shoplive import settings as s
+from sources.shoplive.client import auth_headers
+
+SPEC = ProviderSpec(
+    name=s.NAME,
+    secret_key="api_token",
+    auth_headers=auth_headers,
+    config_keys=(
+        ConfigKey("access_key", required=True, help="the Shoplive access key (the /v2/{accessKey} path segment)"),
+        ConfigKey("campaign_keys", kind=list,
+                  help="campaignKeys to load; default: every campaign with activity in a window"),
+    ),
+    max_window_days=s.MAX_WINDOW_DAYS,
+    default_window_days=s.DEFAULT_WINDOW_DAYS,
+    default_policy=s.DEFAULT_POLICY,
+)

@@ -1,0 +1,56 @@
+"""Data quality: the ``check`` models, run after the run log is written; results replace ``analytics.data_quality``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from core.errors import first_line
+from transforms.models import SQL_DIR, load_models, runner_sql
+
+
+@dataclass
+class CheckResult:
+    check_name: str
+    provider: str
+    severity: str
+    status: str            # pass, warn, fail, error
+    failing_rows: int
+    detail: str | None
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, freshness_hours: float = 26.0,
+               sql_dir: Path = SQL_DIR) -> list[CheckResult]:
+    """Run every ``check`` model; results replace ``analytics.data_quality``. A check never raises: a check
+    that cannot run is reported with status ``error``. One row per check and provider with facts or runs."""
+    con.execute(runner_sql("data_quality"))
+    con.execute(f"set variable freshness_hours = {float(freshness_hours)}")
+    providers = [r[0] for r in con.execute("""
+        select provider from staging.fact_rows union select provider from analytics.load_runs
+        order by 1""").fetchall()]
+    results: list[CheckResult] = []
+    for model in load_models(sql_dir):
+        if model.kind != "check":
+            continue
+        try:
+            rows = con.execute(f"select provider, detail from (\n{model.body}\n)").fetchall()
+        except duckdb.Error as exc:
+            results.append(CheckResult(model.name, "*", model.severity, "error", 0, first_line(exc)[:500]))
+            continue
+        failing: dict[str, list[str]] = {}
+        for provider, detail in rows:
+            failing.setdefault(str(provider), []).append(str(detail))
+        for provider in sorted(set(providers) | set(failing)):
+            details = failing.get(provider, [])
+            status = "pass" if not details else model.severity
+            sample = "; ".join(details[:3]) + (f" (+{len(details) - 3} more)" if len(details) > 3 else "")
+            results.append(CheckResult(model.name, provider, model.severity, status, len(details), sample or None))
+    con.execute("delete from analytics.data_quality")
+    if results:
+        con.executemany("insert into analytics.data_quality values (?, ?, ?, ?, ?, ?, ?, "
+                        "cast(now() at time zone 'UTC' as timestamp))",
+                        [(r.check_name, r.provider, r.severity, r.status, r.failing_rows, r.detail, run_id)
+                         for r in results])
+    return results

@@ -1,0 +1,277 @@
+"""The incremental transform runner: raw -> staging -> intermediate -> marts -> analytics, by replacement scope.
+
+A transform looks at the fetch log rows loaded since the last transform (the watermark is the newest dlt load id
+seen), takes their scopes as *dirty*, and rebuilds exactly those scopes from the newest fetch of each: delete the
+scope's rows, insert the new ones, in one transaction. A full rebuild marks every scope dirty and empties the
+derived tables first; both paths run the same SQL, so they give the same result. ``run_transforms`` runs the
+steps below in order; each is one small function.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.errors import first_line
+from transforms.checks import CheckResult
+from transforms.dimension import merge_dim_campaign
+from transforms.models import (
+    SQL_DIR,
+    STATEMENT_KINDS,
+    VIEW_KINDS,
+    SqlModel,
+    TransformError,
+    load_models,
+    needed_inputs,
+    run_order,
+    runner_sql,
+)
+from transforms.relations import Watermark, create_inputs, create_raw_unions, input_sources
+from transforms.seeds import SEEDS_DIR, load_seeds
+
+# Bumped when the models need every scope rebuilt from raw (a new derived table, for one): the first transform
+# of a warehouse whose staging.transform_state says another version ignores the watermark: a full rebuild.
+LAYOUT_VERSION = "2"
+
+FACT_COLUMNS = ("provider", "account_id", "campaign_id", "breakdown_type", "breakdown_value", "period_start",
+                "period_end", "metric", "value", "unit", "currency", "observed_at", "scope_key")
+QUARANTINE_COLUMNS = ("provider", "account_id", "campaign_id", "endpoint", "field", "raw_value", "reason",
+                      "observed_at", "scope_key")
+# one fact row per key; what a transform changed is counted by comparing the rows of these keys before and after
+FACT_KEY = ("provider", "account_id", "campaign_id", "breakdown_type", "breakdown_value", "period_start", "metric")
+FACT_TARGET = "staging.fact_rows"
+HISTORY_TARGET = "staging.fact_history_rows"
+# the tables a full rebuild empties before it inserts (staging.fact_history_rows is emptied by the history step)
+_DERIVED_TABLES = (FACT_TARGET, "analytics.dim_campaign", "analytics.extraction_errors",
+                   "analytics.quarantined_values")
+
+
+@dataclass
+class TransformResult:
+    full: bool
+    dirty_scopes: int
+    fact_rows_deleted: int
+    fact_rows_inserted: int
+    seconds: float
+    per_provider_changed: dict[str, int] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_dir: Path = SQL_DIR,
+                   seeds_dir: Path = SEEDS_DIR) -> TransformResult:
+    """Bring ``staging`` and ``analytics`` up to date with ``raw``; one transaction, all or nothing."""
+    started = time.monotonic()
+    models = load_models(sql_dir)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(runner_sql("tables"))
+    con.execute("begin transaction")
+    try:
+        result = _transform(con, models, full=full, seeds_dir=seeds_dir)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _transform(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool,
+               seeds_dir: Path) -> TransformResult:
+    watermark = read_watermark(con, full=full)
+    load_seeds(con, seeds_dir)
+    create_raw_unions(con)
+    mark_superseded_scopes(con, watermark)
+    dirty = mark_dirty_scopes(con, watermark)
+    choose_current_fetches(con)
+    sources = input_sources(con, needed_inputs(models))
+    create_inputs(con, sources, "current_fetches", watermark, with_new=True)
+    deleted = delete_dirty_rows(con, full=watermark.full)
+    load_id = newest_fetch_load_id(con)
+    inserted = apply_models(con, models, load_id)
+    merge_dim_campaign(con, [m for m in models if m.kind == "dim"])
+    insert_errors(con, watermark)
+    advance_watermark(con)
+    changed = changed_fact_rows(con)
+    rebuild_history(con, models, sources, watermark, load_id)
+    return TransformResult(full=watermark.full, dirty_scopes=dirty, fact_rows_deleted=deleted,
+                           fact_rows_inserted=inserted, seconds=0.0, per_provider_changed=changed)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def read_watermark(con: duckdb.DuckDBPyConnection, *, full: bool) -> Watermark:
+    """The newest load id the last transform saw; none (a full rebuild) when asked, on the first transform, or
+    when the warehouse was last transformed by models of another LAYOUT_VERSION."""
+    state = dict(con.execute("select name, value from staging.transform_state").fetchall())
+    if full or state.get("layout_version") != LAYOUT_VERSION:
+        return Watermark(None)
+    return Watermark(state.get("last_load_id"))
+
+
+def mark_superseded_scopes(con: duckdb.DuckDBPyConnection, watermark: Watermark) -> None:
+    """Temp table ``superseded``: window scopes replaced by a newer pull of an overlapping window of another scope.
+
+    Scopes of one grid never overlap, so this only happens after ``window_days`` changed: the planner then pulls
+    whole new cells over the old ones, and an old cell's scope (say the week of Monday) must stop counting once
+    a newer pull of the same provider, account and endpoint covers part of it (the days of that week), or the
+    period sums would count those days twice. A superseded scope is rebuilt as empty.
+    """
+    con.execute(f"""create or replace temp table superseded as
+        with latest as (
+            select provider, account_id, endpoint, scope_key, window_start, window_end, fetched_at
+            from all_fetches where window_start is not null
+            qualify row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) = 1
+        ),
+        newer as (
+            select provider, account_id, endpoint, scope_key, window_start, window_end, fetched_at
+            from all_fetches where window_start is not null and {watermark.is_new('_dlt_load_id')}
+        )
+        select distinct o.scope_key
+        from latest as o
+        join newer as n
+          on n.provider = o.provider and n.account_id = o.account_id and n.endpoint = o.endpoint
+         and n.scope_key <> o.scope_key and n.fetched_at > o.fetched_at
+         and n.window_start < o.window_end and o.window_start < n.window_end""")
+
+
+def mark_dirty_scopes(con: duckdb.DuckDBPyConnection, watermark: Watermark) -> int:
+    """Temp table ``dirty_scopes``: the scopes of the fetches loaded since the watermark, and the superseded ones."""
+    con.execute(f"""create or replace temp table dirty_scopes as
+        select distinct scope_key from all_fetches where {watermark.is_new('_dlt_load_id')}
+        union select scope_key from superseded""")
+    return _count(con, "select count(*) from dirty_scopes")
+
+
+def choose_current_fetches(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``current_fetches``: the newest fetch of every dirty scope that is not superseded."""
+    con.execute("""create or replace temp table current_fetches as
+        select * from all_fetches
+        where scope_key in (select scope_key from dirty_scopes)
+          and scope_key not in (select scope_key from superseded)
+        qualify row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) = 1""")
+
+
+def delete_dirty_rows(con: duckdb.DuckDBPyConnection, *, full: bool) -> int:
+    """Keep the dirty scopes' fact rows as temp table ``old_fact_rows``, then delete what the models rebuild:
+    everything derived on a full rebuild, else the fact and quarantine rows of the dirty scopes. Returns the fact
+    rows deleted."""
+    key = ", ".join(FACT_KEY)
+    con.execute(f"""create or replace temp table old_fact_rows as select {key}, value, unit, currency
+        from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)""")
+    if full:
+        for table in _DERIVED_TABLES:
+            con.execute(f"delete from {table}")
+        return _count(con, "select count(*) from old_fact_rows")
+    deleted = _count(con, f"select count(*) from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)")
+    con.execute(f"delete from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)")
+    con.execute("delete from analytics.quarantined_values where scope_key in (select scope_key from dirty_scopes)")
+    return deleted
+
+
+def newest_fetch_load_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest load id of the fetch log, stamped on the fact rows this transform inserts."""
+    row = con.execute("select max(_dlt_load_id) from all_fetches").fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def apply_models(con: duckdb.DuckDBPyConnection, models: list[SqlModel], load_id: str | None) -> int:
+    """Apply every model in run order; returns the fact rows inserted."""
+    return sum(apply_model(con, model, load_id) for model in sorted(models, key=run_order))
+
+
+def apply_model(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None) -> int:
+    """Apply one model (docs/architecture.md has the kinds); returns the fact rows it inserted."""
+    try:
+        if model.kind in STATEMENT_KINDS:
+            con.execute(model.sql)
+        elif model.kind in VIEW_KINDS:
+            # a temp view of the file's name, re-bound on every query: the history pass, which replaces the src_*
+            # relations with the rows of other fetches, reads it afresh
+            con.execute(f'create or replace temp view "{model.name}" as\n{model.body}')
+            if model.kind == "fact":
+                return insert_facts(con, model, FACT_TARGET, load_id)
+            if model.kind == "quarantine":
+                columns = ", ".join(QUARANTINE_COLUMNS)
+                con.execute(f"insert into analytics.quarantined_values ({columns}) "
+                            f'select {columns} from "{model.name}"')
+        # a check runs in run_checks, after the run log is written; a dim view is read by merge_dim_campaign
+    except duckdb.Error as exc:
+        raise TransformError(f"transform {model.label} failed: {first_line(exc)}") from exc
+    return 0
+
+
+def insert_facts(con: duckdb.DuckDBPyConnection, model: SqlModel, target: str, load_id: str | None) -> int:
+    """Insert the rows of fact model ``model`` (its temp view) into ``target``; returns the rows inserted."""
+    columns = ", ".join(FACT_COLUMNS)
+    history = target == HISTORY_TARGET
+    extra, value = (", observed_date", ", cast(observed_at as date)") if history else ("", "")
+    row = con.execute(f"""insert into {target} ({columns}, load_id{extra})
+        select {columns}, ?{value} from "{model.name}" """, [load_id]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def insert_errors(con: duckdb.DuckDBPyConnection, watermark: Watermark) -> None:
+    """The error rows loaded since the watermark -> ``analytics.extraction_errors`` (each once)."""
+    con.execute(f"""insert into analytics.extraction_errors (provider, account_id, campaign_id, endpoint, http_status,
+            reason, run_id, observed_at, window_start, window_end, load_id, error_code)
+        select provider, account_id, campaign_id, endpoint, cast(http_status as integer), reason, run_id,
+               cast(observed_at as timestamp), cast(window_start as timestamp), cast(window_end as timestamp),
+               _dlt_load_id, error_code
+        from all_errors where {watermark.is_new('_dlt_load_id')}""")
+
+
+def advance_watermark(con: duckdb.DuckDBPyConnection) -> None:
+    """Save the newest load id of the fetch log and the error tables, and the layout the rows were built by."""
+    row = con.execute("""select max(try_cast(_dlt_load_id as double)) from (
+        select _dlt_load_id from all_fetches union all select _dlt_load_id from all_errors)""").fetchone()
+    if row is not None and row[0] is not None:
+        con.execute("insert or replace into staging.transform_state values ('last_load_id', ?)", [repr(row[0])])
+    con.execute("insert or replace into staging.transform_state values ('layout_version', ?)", [LAYOUT_VERSION])
+
+
+def changed_fact_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per provider, the fact rows of the dirty scopes inserted, removed or changed (value, unit or currency)."""
+    key = ", ".join(FACT_KEY)
+    join_on = " and ".join(f"n.{c} is not distinct from o.{c}" for c in FACT_KEY)
+    rows = con.execute(f"""
+        with new_rows as (select {key}, value, unit, currency from {FACT_TARGET}
+                          where scope_key in (select scope_key from dirty_scopes))
+        select coalesce(n.provider, o.provider) as provider, count(*)
+        from new_rows n full outer join old_fact_rows o on {join_on}
+        where n.provider is null or o.provider is null or n.value is distinct from o.value
+           or n.unit is distinct from o.unit or n.currency is distinct from o.currency
+        group by all""").fetchall()
+    return {str(provider): int(count) for provider, count in rows}
+
+
+def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sources: dict[str, str],
+                    watermark: Watermark, load_id: str | None) -> None:
+    """One row per fact key per observed UTC day: the fact models re-run over the last fetch of each
+    (scope, day) that new loads touched, replacing those (scope, day) pairs in ``staging.fact_history_rows``."""
+    con.execute(f"""create or replace temp table history_pairs as
+        select distinct scope_key, cast(fetched_at as date) as observed_date from all_fetches
+        where {watermark.is_new('_dlt_load_id')}""")
+    con.execute("""create or replace temp table history_fetches as
+        select f.* from all_fetches f
+        join history_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
+        qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
+                                   order by f.fetched_at desc, f.fetch_id desc) = 1""")
+    create_inputs(con, sources, "history_fetches", watermark, with_new=False)
+    if watermark.full:
+        con.execute(f"delete from {HISTORY_TARGET}")
+    else:
+        con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
+                        where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
+    for model in models:
+        if model.kind != "fact":
+            continue
+        try:
+            insert_facts(con, model, HISTORY_TARGET, load_id)
+        except duckdb.Error as exc:
+            raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
