@@ -1,6 +1,7 @@
 -- materialize: macro
 -- grain: none (macros). GreenArrow field kinds for etl__value / etl__reason (00_macros/values.sql), read by
--- int_greenarrow__metric_values.sql. Known fields are those of transforms/seeds/conformed_metrics/greenarrow.csv;
+-- by_provider/int_greenarrow__metric_fields.sql. Known fields are those of
+-- transforms/seeds/conformed_metrics/greenarrow.csv;
 -- a field GreenArrow adds later is 'auto' (loaded when it reads as a number).
 
 -- stat_summary fields, of the campaign and of each content_stats slice

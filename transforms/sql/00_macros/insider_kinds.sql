@@ -1,6 +1,7 @@
 -- materialize: macro
 -- grain: none (macros). Insider field kinds for etl__value / etl__reason (00_macros/values.sql), read by
--- int_insider__metric_values.sql. overall-metrics sends JSON numbers (rates already 0..1); campaign-metrics sends
+-- by_provider/int_insider__metric_fields.sql. overall-metrics sends JSON numbers (rates already 0..1); campaign-metrics
+-- sends
 -- display strings (counts "1,234", percents "12.50%", money "2,480 TRY"; unsuccessfulMessages.percentage in
 -- percent units, as a number or a string without %), see docs/providers/insider.md.
 

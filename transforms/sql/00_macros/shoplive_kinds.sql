@@ -1,6 +1,7 @@
 -- materialize: macro
 -- grain: none (macros). Shoplive field kinds for etl__value / etl__reason (00_macros/values.sql), read by
--- int_shoplive__metric_values.sql. Stats fields are documented as integers but arrive as floats (1.0) and as
+-- by_provider/int_shoplive__metric_fields.sql. Stats fields are documented as integers but arrive as floats (1.0) and
+-- as
 -- number text ("1.0", "1,234"); every kind below reads both.
 
 -- campaign/stats fields

@@ -1,7 +1,7 @@
 -- materialize: macro
 -- grain: none (macros). How every provider's values become numbers, units, currencies or quarantine reasons;
--- used by the five transforms/sql/20_intermediate/int_<provider>__metric_values.sql models and nothing else,
--- so the rule is written once. sources/common/parsing.py is the Python twin and tests/common/test_parsing.py
+-- used by transforms/sql/20_intermediate/int_metric_values.sql and nothing else, so the rule is written and
+-- applied once. sources/common/parsing.py is the Python twin and tests/common/test_parsing.py
 -- runs both over one table of cases. Macros are bound when created, so each is defined after those it calls.
 --
 -- v is a JSON value as stored in raw (sources/common/raw.py storable(): an integer beyond 64 bits arrives as its

@@ -1,13 +1,15 @@
 -- materialize: intermediate
--- grain: one row per candidate metric value of the newest pull of each window: every non-descriptive field of an
--- overall-metrics record (breakdown total, priority 0); every field of a campaign-metrics deviceMetrics /
--- unsuccessfulMessages / clickMetrics entry (its breakdown, priority 1); every overview leaf (priority 2) and
--- top-level scalar (priority 3) of campaign-metrics whose name the same window's overall-metrics record of the
--- campaign does not have (overall-metrics owns the totals it reports, so an owned name is no candidate); plus one
--- row per campaign-metrics block (overview, deviceMetrics, unsuccessfulMessages) that is missing or null. value
--- is set when published, reason when quarantined (00_macros/values.sql). 30_marts/fct_insider__metrics.sql and
--- quarantine_insider__values.sql only filter (and de-duplicate) this relation, so fact and quarantine cannot
--- disagree.
+-- grain: one row per candidate metric field of the newest pull of each window, with its kind
+-- (00_macros/insider_kinds.sql) and priority: every non-descriptive field of an overall-metrics record
+-- (breakdown total, priority 0: overall-metrics owns every total it reports: counts, rates already 0..1, days
+-- active, revenue in the account's preferredCurrency); every field of a campaign-metrics deviceMetrics ->
+-- device/<device>, unsuccessfulMessages.dropped -> drop_reason/<label>, .undelivered -> undelivered_reason/<label>
+-- (another group g -> <g>_reason) or clickMetrics (older API) -> click_action/<name> entry (priority 1); every
+-- overview leaf (priority 2) and top-level scalar (priority 3) of campaign-metrics whose name the same window's
+-- overall-metrics record of the campaign does not have (overview strings repeat overall-metrics' totals, so an
+-- owned name is no candidate and no fact key is produced twice); plus one row per campaign-metrics block
+-- (overview, deviceMetrics, unsuccessfulMessages) that is missing or null. Display strings ("1,234", "12.50%",
+-- "2,480 TRY") are read by int_metric_values.sql; among candidates of one fact key the lowest priority wins.
 with overall as (
     select account_id, campaign_id, scope_key, period_start, period_end, observed_at, payload
     from stg_insider__overall_metrics
@@ -139,34 +141,6 @@ candidates as (
     select * from unowned_totals
 ),
 
-readings as (
-    -- each macro once per row (a macro is inlined where it is used): value and reason below are
-    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
-    select *,
-        etl__read(v, kind) as number,
-        etl__unit(v, kind) as unit,
-        etl__currency(v, kind, account_currency) as currency
-    from candidates
-    where kind <> 'descriptive'
-),
-
-checked as (
-    select *, etl__check(v, kind, number, unit) as reason
-    from readings
-),
-
-parsed as (
-    select account_id, campaign_id, scope_key, observed_at, period_start, period_end, breakdown_type,
-        breakdown_value, endpoint, field, metric,
-        cast(v as varchar) as raw_value,
-        case when reason is null then number end as value,
-        unit,
-        currency,
-        reason,
-        priority
-    from checked
-),
-
 blocks as (
     select m.*, b.block, b.expected_type
     from metrics as m,
@@ -182,24 +156,19 @@ missing_blocks as (
         cast(null as varchar) as breakdown_value,
         'campaign_metrics' as endpoint,
         block as field,
-        cast(null as varchar) as metric,
-        cast(payload -> ('$.' || block) as varchar) as raw_value,
-        cast(null as double) as value,
-        cast(null as varchar) as unit,
-        cast(null as varchar) as currency,
+        payload -> ('$.' || block) as v,
+        'block' as kind,
         case when not json_exists(payload, '$.' || block) then 'missing block'
              when json_type(payload -> ('$.' || block)) = 'NULL' then 'null block'
-             else 'not an ' || lower(expected_type) end as reason,
-        cast(null as integer) as priority
+             else 'not an ' || lower(expected_type) end as block_reason
     from blocks
     where coalesce(json_type(payload -> ('$.' || block)), 'NULL') <> expected_type
 ),
 
 final as (
     select 'insider' as provider, account_id, campaign_id, scope_key, observed_at, period_start, period_end,
-        breakdown_type, breakdown_value, endpoint, field, metric, raw_value, value, unit, currency, reason,
-        priority
-    from (select * from parsed union all select * from missing_blocks)
+        breakdown_type, breakdown_value, endpoint, field, metric, v, kind, account_currency, priority, block_reason
+    from (select * from candidates union all by name select * from missing_blocks)
 )
 
 select * from final

@@ -1,10 +1,10 @@
 -- materialize: intermediate
--- grain: one row per candidate metric value of the newest details and link_stats pull of each campaign (a field
--- of stat_summary, of a content_stats slice's stat_summary, a bounce code count, a link count), plus one row per
--- metrics block that should be there and is not. value is set when the value is published, reason when it is
--- quarantined (00_macros/values.sql); 30_marts/fct_greenarrow__metrics.sql and quarantine_greenarrow__values.sql
--- only filter this relation, so fact and quarantine cannot disagree.
--- GreenArrow figures are lifetime totals: no period.
+-- grain: one row per candidate metric field of the newest details pull and the newest link_stats pull of each
+-- campaign, with its kind (00_macros/greenarrow_kinds.sql): every field of stat_summary (breakdown total) and of
+-- each content_stats slice (breakdown content), counts "38,668" / "3472" included; bounces_unique_by_code as rows
+-- of breakdown bounce_code (content_bounce_code for a slice); clicks_total, clicks_unique,
+-- clicks_unique_by_link of every link (breakdown link) and any numeric field added later; plus one row per
+-- metrics block that should be there and is not. GreenArrow figures are lifetime totals: no period.
 with campaigns as (
     select account_id, campaign_id, scope_key, observed_at, payload,
         -- DOC (docs/providers/greenarrow.md, Traps): a never-sent campaign has no stat_summary and no metric
@@ -88,68 +88,34 @@ candidates as (
     select * from link_fields
 ),
 
-readings as (
-    -- each macro once per row (a macro is inlined where it is used): value and reason below are
-    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
-    select *,
-        etl__read(v, kind) as number,
-        etl__unit(v, kind) as unit,
-        etl__currency(v, kind, null) as currency
-    from candidates
-    where kind <> 'descriptive'
-),
-
-checked as (
-    select *, etl__check(v, kind, number, unit) as reason
-    from readings
-),
-
-parsed as (
-    select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value, endpoint, field, metric,
-        cast(v as varchar) as raw_value,
-        case when reason is null then number end as value,
-        unit,
-        currency,
-        reason
-    from checked
-),
-
 missing_blocks as (
     -- a block that should hold metrics and does not: one row naming it, or its metrics would vanish unseen
     select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value,
         'campaigns' as endpoint,
         block as field,
-        cast(null as varchar) as metric,
-        cast(summary as varchar) as raw_value,
-        cast(null as double) as value,
-        cast(null as varchar) as unit,
-        cast(null as varchar) as currency,
+        summary as v,
+        'block' as kind,
         case when not block_sent then 'missing block'
              when json_type(summary) = 'NULL' then 'null block'
-             else 'not an object' end as reason
+             else 'not an object' end as block_reason
     from summaries
     where has_started and coalesce(json_type(summary), 'NULL') <> 'OBJECT'
     union all
     select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value,
         'campaigns' as endpoint,
         block || '.bounces_unique_by_code' as field,
-        cast(null as varchar) as metric,
-        cast(summary -> '$.bounces_unique_by_code' as varchar) as raw_value,
-        cast(null as double) as value,
-        cast(null as varchar) as unit,
-        cast(null as varchar) as currency,
-        'not an object' as reason
+        summary -> '$.bounces_unique_by_code' as v,
+        'block' as kind,
+        'not an object' as block_reason
     from summaries
     where json_type(summary) = 'OBJECT'
       and json_type(summary -> '$.bounces_unique_by_code') not in ('OBJECT', 'NULL')
 ),
 
 final as (
-    select 'greenarrow' as provider, account_id, campaign_id, scope_key, observed_at,
-        cast(null as timestamp) as period_start,
-        cast(null as timestamp) as period_end,
-        breakdown_type, breakdown_value, endpoint, field, metric, raw_value, value, unit, currency, reason
-    from (select * from parsed union all select * from missing_blocks)
+    select 'greenarrow' as provider, account_id, campaign_id, scope_key, observed_at, breakdown_type,
+        breakdown_value, endpoint, field, metric, v, kind, block_reason
+    from (select * from candidates union all by name select * from missing_blocks)
 )
 
 select * from final

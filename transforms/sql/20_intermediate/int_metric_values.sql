@@ -1,0 +1,47 @@
+-- materialize: intermediate
+-- grain: one row per candidate metric field (or missing metrics block) of every provider, from the field models in
+-- by_provider/, each read by the one rule of 00_macros/values.sql: value is set when the value is published,
+-- reason when it is quarantined (null, not finite, out of range, a negative count, unreadable; a block that is
+-- missing, null or of another type). 30_marts/fct_metrics.sql and quarantine_values.sql only filter this
+-- relation, so fact and quarantine can never disagree.
+with fields as (
+    select * from int_experiture__metric_fields
+    union all by name
+    select * from int_greenarrow__metric_fields
+    union all by name
+    select * from int_insider__metric_fields
+    union all by name
+    select * from int_parrot__metric_fields
+    union all by name
+    select * from int_shoplive__metric_fields
+),
+
+readings as (
+    -- each macro once per row (a macro is inlined wherever it is used): value and reason below are
+    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
+    select *,
+        case when block_reason is null then etl__read(v, kind) end as number,
+        case when block_reason is null then etl__unit(v, kind) end as unit,
+        case when block_reason is null then etl__currency(v, kind, account_currency) end as currency
+    from fields
+    where kind <> 'descriptive'
+),
+
+checked as (
+    select *, coalesce(block_reason, etl__check(v, kind, number, unit)) as reason
+    from readings
+),
+
+final as (
+    select provider, account_id, campaign_id, scope_key, observed_at, period_start, period_end, breakdown_type,
+        breakdown_value, endpoint, field, metric,
+        cast(v as varchar) as raw_value,
+        case when reason is null then number end as value,
+        unit,
+        currency,
+        reason,
+        coalesce(priority, 0) as priority
+    from checked
+)
+
+select * from final
