@@ -415,8 +415,8 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
 
     * an extraction that never completed (a package under ``normalize/<instance>/``) is deleted: its windows
       are still pending in the ledger and are pulled again;
-    * a package dlt had moved to ``load/normalized`` but whose extracted copy it had not yet deleted loses that
-      copy (re-normalizing it would fail with "Directory not empty" forever);
+    * a package dlt was moving to ``load/normalized`` when it was killed (its extracted copy is still there) is
+      normalized again from that copy (else re-normalizing it fails with "Directory not empty" forever);
     * a complete package still waiting to be normalized or loaded is finished now, before this run extracts
       anything (its rows are complete pulls, so they count; its windows are pulled again all the same);
     * if that fails, every pending package is discarded and the windows are pulled again.
@@ -434,11 +434,19 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
                 shutil.rmtree(folder, ignore_errors=True)
         if unfinished:
             notes.append("deleted an extraction it had not finished")
-    committed = set(pipeline.list_normalized_load_packages()) | set(pipeline.list_completed_load_packages())
+    loaded = set(pipeline.list_completed_load_packages())
     for load_id in pipeline.list_extracted_load_packages():
-        if load_id in committed:
+        if load_id in loaded:
             shutil.rmtree(normalize_dir / "extracted" / load_id, ignore_errors=True)
-            notes.append(f"removed the stale extracted copy of package {load_id}")
+            continue
+        # dlt deletes the extracted copy only once its normalized package is wholly in load/normalized: while the
+        # copy exists, any normalized version of it may be half-moved, so it is normalized again from the copy
+        halves = [path for path in (root / "load" / "new" / load_id, root / "load" / "normalized" / load_id)
+                  if path.exists()]
+        for half in halves:
+            shutil.rmtree(half, ignore_errors=True)
+        if halves:
+            notes.append(f"set aside package {load_id}, which dlt had not finished moving")
     if pipeline.has_pending_data:
         pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
         try:

@@ -8,6 +8,7 @@ real crash (power loss, OOM killer, ``kill -9``) would have left. Steps:
 ``normalize``  dlt has extracted a package and starts normalizing it
 ``commit``     dlt has moved a normalized package from ``load/new`` to ``load/normalized`` but not yet
                deleted the extracted copy (the state that made every later run fail with ENOTEMPTY)
+``halfmove``   dlt moves a normalized package file by file (its fallback when a rename fails) and dies after one
 ``load``       the package is normalized, its load has not begun
 ``complete``   the load jobs ran, dlt has not yet marked the package loaded
 ``ledger``     the package is loaded, the window ledger not yet written
@@ -24,6 +25,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -79,6 +81,19 @@ def arm(step: str) -> None:
         from dlt.common.storages.load_storage import LoadStorage
 
         _kill_after(LoadStorage, "commit_new_load_package")
+    elif name == "halfmove":
+        from dlt.common.storages.load_storage import LoadStorage
+
+        def half_move(self: Any, load_id: str) -> None:
+            source = Path(self.storage.make_full_path(self.get_new_package_path(load_id)))
+            target = Path(self.storage.make_full_path(self.get_normalized_package_path(load_id)))
+            moved = sorted(p for p in source.rglob("*") if p.is_file())[:2]
+            for path in moved:
+                (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+                path.rename(target / path.relative_to(source))
+            _die()
+
+        LoadStorage.commit_new_load_package = half_move  # type: ignore[method-assign]
     elif name == "load":
         from dlt.pipeline.pipeline import Pipeline
 

@@ -23,7 +23,8 @@ from simulators.shoplive import ShopliveSim, make_jwt
 
 NOW = pendulum.now("UTC")
 CRASH = Path(__file__).with_name("crash_run.py")
-STEPS = ["request:3", "request:20", "normalize", "commit", "load", "complete", "ledger", "transform", "publish"]
+STEPS = ["request:3", "request:20", "normalize", "commit", "halfmove", "load", "complete", "ledger", "transform",
+         "publish"]
 
 
 def crash(step: str, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -72,7 +73,7 @@ def test_a_kill_during_a_later_run_keeps_the_published_state_and_converges(
     resumed = cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
-    if step in ("normalize", "commit", "load", "complete", "request:3", "request:20"):
+    if step in ("normalize", "commit", "halfmove", "load", "complete", "request:3", "request:20"):
         assert "repaired what an interrupted run left" in resumed.stderr
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
     assert_ledger_agrees_with_raw(warehouse)
