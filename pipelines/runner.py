@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from transforms import CheckResult, TransformResult, refresh_candidates, run_che
 
 log = logging.getLogger("campaign_etl.runner")
 
+STEPS = ("extract", "normalize", "load", "transform")
+
 @dataclass
 class ProviderOutcome:
     provider: str
@@ -55,6 +58,8 @@ class ProviderOutcome:
     windows_failed: int = 0
     fact_rows_changed: int = 0
     fact_rows_total: int = 0
+    # seconds per step, summed over the provider's loads (transform: the run's, shared by its providers)
+    steps: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STEPS, 0.0))
 
 
 @dataclass
@@ -218,6 +223,7 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
         for o in outcomes:
             o.fact_rows_changed = result.per_provider_changed.get(o.provider, 0)
             o.fact_rows_total = totals.get(o.provider, 0)
+            o.steps["transform"] = result.seconds
             _log_run(con, run_id, o)
         result.checks = _checks(con, run_id, progress)
     progress(f"transform: {result.dirty_scopes} scopes rebuilt, {result.fact_rows_inserted} fact rows written "
@@ -247,13 +253,21 @@ def _checks(con: Any, run_id: str | None, progress: Progress) -> list[CheckResul
 
 def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
     finished = o.finished_at or pendulum.now("UTC")
-    con.execute("insert into analytics.load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        run_id, o.provider, o.mode,
-        utc(o.range_start).naive() if o.range_start else None, utc(o.range_end).naive() if o.range_end else None,
-        o.started_at.naive(), finished.naive(), round((finished - o.started_at).total_seconds(), 3),
-        o.outcome, o.message, int(o.stats.get("requests", 0)), int(o.stats.get("retries", 0)),
-        int(o.stats.get("throttled", 0)), int(o.stats.get("bytes_received", 0)), o.records,
-        o.windows_done, o.windows_failed, o.skipped, o.fact_rows_changed, o.fact_rows_total])
+    row = {
+        "run_id": run_id, "provider": o.provider, "mode": o.mode,
+        "range_start": utc(o.range_start).naive() if o.range_start else None,
+        "range_end": utc(o.range_end).naive() if o.range_end else None,
+        "started_at": o.started_at.naive(), "finished_at": finished.naive(),
+        "duration_seconds": round((finished - o.started_at).total_seconds(), 3),
+        "outcome": o.outcome, "message": o.message, "requests": int(o.stats.get("requests", 0)),
+        "retries": int(o.stats.get("retries", 0)), "throttled": int(o.stats.get("throttled", 0)),
+        "bytes_received": int(o.stats.get("bytes_received", 0)), "records_landed": o.records,
+        "windows_done": o.windows_done, "windows_failed": o.windows_failed, "error_count": o.skipped,
+        "fact_rows_changed": o.fact_rows_changed, "fact_rows_total": o.fact_rows_total,
+        **{f"{step}_seconds": round(seconds, 3) for step, seconds in o.steps.items()},
+    }
+    con.execute(f"insert into analytics.load_runs ({', '.join(row)}) values ({', '.join('?' for _ in row)})",
+                list(row.values()))
 
 
 def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
@@ -342,7 +356,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
             report = ExtractReport()
             plan = ExtractPlan(run_id=run_id, mode=mode, windows=chunk, now=now,
                                lookback_days=settings.lookback_days, refresh=refresh if index == 1 else {})
-            failure = _load_chunk(pipeline, spec.build_source(settings, http, plan, report))
+            failure = _load_chunk(pipeline, spec.build_source(settings, http, plan, report), outcome.steps)
             interrupt.check()
             with area.connect() as con:
                 done, failed = ledger.record(con, name, chunk, report, run_id, load_failed=failure)
@@ -382,19 +396,23 @@ def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
                         dataset_name="raw", pipelines_dir=str(area.dlt_dir))
 
 
-def _load_chunk(pipeline: dlt.Pipeline, source: Any) -> str | None:
+def _load_chunk(pipeline: dlt.Pipeline, source: Any, steps: dict[str, float]) -> str | None:
     """Extract, normalize and load one chunk as one dlt package; None when it is durably in the work file,
-    else the reason it is not (its windows are then failed in the ledger and pulled again).
+    else the reason it is not (its windows are then failed in the ledger and pulled again). ``steps`` adds up
+    the seconds of each step.
 
     The three steps run one by one rather than through ``pipeline.run``, which, finding a package left by an
     earlier process, would load that one instead and silently skip the extraction of this chunk.
     """
     try:
-        pipeline.extract(source)
+        with _timed(steps, "extract"):
+            pipeline.extract(source)
         interrupt.check()
-        pipeline.normalize()
+        with _timed(steps, "normalize"):
+            pipeline.normalize()
         interrupt.check()
-        info = pipeline.load()
+        with _timed(steps, "load"):
+            info = pipeline.load()
     except PipelineStepFailed as exc:
         cause = _root_cause(exc)
         if isinstance(cause, CampaignEtlError):
@@ -408,6 +426,15 @@ def _load_chunk(pipeline: dlt.Pipeline, source: Any) -> str | None:
     if pipeline.has_pending_data:
         return "dlt left the package of this load pending"
     return None
+
+
+@contextlib.contextmanager
+def _timed(steps: dict[str, float], step: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        steps[step] = steps.get(step, 0.0) + time.monotonic() - started
 
 
 def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pipeline:

@@ -43,6 +43,12 @@ create table if not exists analytics.load_runs (
     windows_done integer, windows_failed integer, error_count integer, fact_rows_changed bigint,
     fact_rows_total bigint
 );
+-- seconds spent per step (the provider's extract, normalize and load; the run's transform): warehouses made
+-- before these columns get them here, appended at the end
+alter table analytics.load_runs add column if not exists extract_seconds double;
+alter table analytics.load_runs add column if not exists normalize_seconds double;
+alter table analytics.load_runs add column if not exists load_seconds double;
+alter table analytics.load_runs add column if not exists transform_seconds double;
 """
 
 
