@@ -31,6 +31,8 @@ from sources.common.windows import check_date_range, utc
 DEFAULT_WAREHOUSE = "campaign_metrics.duckdb"
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_START_DAYS_AGO = 90
+# rows per dlt load: a crash costs at most one load, and memory holds at most one (a few tens of MB)
+DEFAULT_RECORDS_PER_LOAD = 50_000
 
 # shared keys: name -> (type, HttpPolicy field or None)
 SHARED_KEYS: dict[str, tuple[type, str | None]] = {
@@ -48,6 +50,7 @@ SHARED_KEYS: dict[str, tuple[type, str | None]] = {
     "default_retry_after_seconds": (float, "default_retry_after_seconds"),
     "max_retry_after_seconds": (float, "max_retry_after_seconds"),
     "max_response_bytes": (int, "max_response_bytes"),
+    "max_records_per_load": (int, None),
 }
 # Keys read under [sources] only (not per provider).
 SOURCES_ONLY_KEYS = ("freshness_hours",)
@@ -59,6 +62,7 @@ _MINIMUM: dict[str, tuple[float, bool]] = {
     "max_throttled_attempts": (1, False), "backoff_base_seconds": (0, False), "backoff_max_seconds": (0, False),
     "default_retry_after_seconds": (0, False), "max_retry_after_seconds": (0, True),
     "max_response_bytes": (1024, False),
+    "max_records_per_load": (100, False),
 }
 
 
@@ -278,7 +282,8 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     lookback = shared.get("lookback_days")
     return ProviderSettings(name=spec.name, values=values, secret=str(secret).strip(), start_date=start_date,
                             lookback_days=int(DEFAULT_LOOKBACK_DAYS if lookback is None else lookback),
-                            window_days=window_days, policy=policy)
+                            window_days=window_days, policy=policy,
+                            max_records_per_load=int(shared.get("max_records_per_load") or DEFAULT_RECORDS_PER_LOAD))
 
 
 def _resolve_key(provider: str, key: ConfigKey) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
+import os
 import shutil
 import sys
 import time
@@ -22,6 +24,7 @@ from typing import Any
 import dlt
 import duckdb
 import pendulum
+import pyarrow as pa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core import interrupt
@@ -33,7 +36,8 @@ from pipelines.warehouse import WorkArea, disk_error
 from sources import registry
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
-from sources.common.raw import ExtractPlan, ExtractReport, Mode
+from sources.common.raw import ExtractPlan, ExtractReport, Mode, RawWriter, arrow_chunks, raw_resource
+from sources.common.source import Extraction
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
 from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms
 
@@ -343,31 +347,44 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         progress(f"{name}: {exc}")
         return
     refresh = _refresh_ids(area, spec)
-    http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
-                      secrets=[settings.secret], policy=settings.policy, **spec.http_options)
-    per_load = spec_windows_per_load(spec, len(windows))
-    chunks = [windows[i:i + per_load] for i in range(0, len(windows), per_load)] or [[]]
     span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
-    progress(f"{name}: {mode} {len(windows)} window(s) {span} in {len(chunks)} load(s)")
+    progress(f"{name}: {mode} {len(windows)} window(s) {span}")
+    report = ExtractReport()
+    plan = ExtractPlan(run_id=run_id, mode=mode, windows=windows, now=now, lookback_days=settings.lookback_days,
+                       refresh=refresh)
+    cuts: list[_Cut] = []
+    http: HttpClient | None = None
     try:
+        http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
+                          secrets=[settings.secret], policy=settings.policy, **spec.http_options)
+        run = Extraction(http, plan, report, RawWriter(name, plan, report))
         pipeline = _recovered_pipeline(area, name, progress)
-        for index, chunk in enumerate(chunks, start=1):
+        loads = arrow_chunks(spec.build_rows(settings, run), settings.max_records_per_load,
+                             on_cut=lambda last: cuts.append(_Cut.of(report, last)))
+        recorded = 0
+        for index in itertools.count(1):
+            with _timed(outcome.steps, "extract"):  # pulling the next cut's rows from the provider
+                tables = next(loads, None)
+            if tables is None:
+                break
+            cut = cuts[-1]
             interrupt.check()
-            report = ExtractReport()
-            plan = ExtractPlan(run_id=run_id, mode=mode, windows=chunk, now=now,
-                               lookback_days=settings.lookback_days, refresh=refresh if index == 1 else {})
-            failure = _load_chunk(pipeline, spec.build_source(settings, http, plan, report), outcome.steps)
+            failure = _load_tables(pipeline, name, tables, outcome.steps) if tables else None
             interrupt.check()
+            # the windows closed before this load was cut have all their rows in it or in earlier loads; once
+            # the stream has ended, every window is closed, reported or not
+            closing = list(dict.fromkeys(report.closed[recorded:cut.closed]))
+            if cut.last:
+                closing += [w for w in windows if w not in set(report.closed)]
             with area.connect() as con:
-                done, failed = ledger.record(con, name, chunk, report, run_id, load_failed=failure)
+                done, failed = ledger.record(con, name, closing, report, run_id, load_failed=failure)
+            recorded = cut.closed
             outcome.windows_done += done
             outcome.windows_failed += failed
-            outcome.records += report.records if failure is None else 0
-            outcome.skipped += report.skipped if failure is None else 0
-            stats = http.stats.as_dict()
-            span = f"{chunk[0].start.to_date_string()}..{chunk[-1].end.to_date_string()}" if chunk else "-"
-            progress(f"{name}: load {index}/{len(chunks)} ({span}): {report.records} records, "
-                     f"{report.skipped} skipped, {stats['requests']} requests so far"
+            outcome.records, outcome.skipped = cut.records, cut.skipped
+            rows = sum(table.num_rows for _, table in tables)
+            progress(f"{name}: load {index} ({rows} rows): {cut.records} records, {cut.skipped} skipped, "
+                     f"{http.stats.as_dict()['requests']} requests so far, {done} window(s) done"
                      + (f" - FAILED: {failure}" if failure else ""))
             if failure:
                 raise ProviderError(name, f"{name}: {failure}")
@@ -386,27 +403,46 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         if outcome.skipped or outcome.windows_failed:
             outcome.outcome = "partial"
     finally:
-        outcome.stats = http.stats.as_dict()
-        http.close()
+        if http is not None:
+            outcome.stats = http.stats.as_dict()
+            http.close()
         outcome.finished_at = pendulum.now("UTC")
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """What the source had reported when a load was cut: windows closed, records and skips so far."""
+
+    closed: int
+    records: int
+    skipped: int
+    last: bool
+
+    @staticmethod
+    def of(report: ExtractReport, last: bool) -> _Cut:
+        return _Cut(len(report.closed), report.records, report.skipped, last)
+
+
 def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
+    # the transforms find a load's rows by _dlt_load_id, which dlt adds to Arrow rows only when asked
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
     return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(str(area.work_db)),
                         dataset_name="raw", pipelines_dir=str(area.dlt_dir))
 
 
-def _load_chunk(pipeline: dlt.Pipeline, source: Any, steps: dict[str, float]) -> str | None:
-    """Extract, normalize and load one chunk as one dlt package; None when it is durably in the work file,
-    else the reason it is not (its windows are then failed in the ledger and pulled again). ``steps`` adds up
-    the seconds of each step.
+def _load_tables(pipeline: dlt.Pipeline, provider: str, tables: list[tuple[str, pa.Table]],
+                 steps: dict[str, float]) -> str | None:
+    """Extract, normalize and load one cut of the stream (Arrow tables, written as parquet) as one dlt package;
+    None when it is durably in the work file, else the reason it is not (its windows are then failed in the
+    ledger and pulled again). ``steps`` adds up the seconds of each step.
 
     The three steps run one by one rather than through ``pipeline.run``, which, finding a package left by an
-    earlier process, would load that one instead and silently skip the extraction of this chunk.
+    earlier process, would load that one instead and silently skip the extraction of this load.
     """
+    resource = raw_resource(f"{provider}_extract", [dlt.mark.with_table_name(table, name) for name, table in tables])
     try:
         with _timed(steps, "extract"):
-            pipeline.extract(source)
+            pipeline.extract(_raw_source(provider, resource), loader_file_format="parquet")
         interrupt.check()
         with _timed(steps, "normalize"):
             pipeline.normalize()
@@ -426,6 +462,17 @@ def _load_chunk(pipeline: dlt.Pipeline, source: Any, steps: dict[str, float]) ->
     if pipeline.has_pending_data:
         return "dlt left the package of this load pending"
     return None
+
+
+def _raw_source(provider: str, resource: Any) -> Any:
+    """``resource`` in a dlt source named after the provider: the schema (and its history in the warehouse) keeps
+    the provider's name."""
+
+    @dlt.source(name=provider, max_table_nesting=0)
+    def raw() -> Any:
+        return resource
+
+    return raw()
 
 
 @contextlib.contextmanager
@@ -493,11 +540,6 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
         progress(f"{name}: repaired what an interrupted run left: {'; '.join(notes)}; "
                  f"its unfinished windows are pulled again")
     return pipeline
-
-
-def spec_windows_per_load(spec: ProviderSpec, total: int) -> int:
-    per_load = spec.windows_per_load
-    return max(1, total if per_load is None else per_load)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

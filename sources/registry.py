@@ -1,6 +1,7 @@
 """The provider packages of the loader, found by the one provider list (``core.providers``).
 
-Each provider package (``sources/<name>/``) exposes ``SPEC`` and its dlt source ``<name>_source``; a provider whose
+Each provider package (``sources/<name>/``) exposes ``SPEC``, its extraction ``<name>_rows`` and the dlt source
+``<name>_source`` that wraps it; a provider whose
 package is absent is simply not offered. The simulators (``simulators.registry``) and the CLI read this list.
 """
 
@@ -25,5 +26,6 @@ def available() -> dict[str, ProviderSpec]:
             if exc.name and exc.name.startswith(f"sources.{name}"):
                 continue
             raise
-        specs[name] = dataclasses.replace(module.SPEC, source=getattr(module, f"{name}_source"))
+        specs[name] = dataclasses.replace(module.SPEC, source=getattr(module, f"{name}_source"),
+                                          rows=getattr(module, f"{name}_rows"))
     return specs

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import itertools
 import json as jsonlib
 import logging
 import math
@@ -635,13 +636,14 @@ class HttpClient:
         """Apply ``fn`` to items on up to ``max_concurrency`` threads, yielding results in input order.
 
         The rate limiter is shared by the threads, so concurrency fills the provider's budget instead of
-        sleeping request by request. The first exception of any worker (``interrupt.Interrupted`` included) is
-        raised at once, not when its result is reached: the queued items are cancelled, the running ones end on
-        their own (they notice a stop request themselves).
+        sleeping request by request. Work is streamed: at most ``2 * max_concurrency`` items are submitted ahead
+        of the result being yielded, so neither the items nor their results pile up in memory however many there
+        are. The first exception of any worker (``interrupt.Interrupted`` included) is raised at once, not when
+        its result is reached: the queued items are cancelled, the running ones end on their own (they notice a
+        stop request themselves).
         """
         workers = max(1, self.policy.max_concurrency)
-        items = list(items)
-        if workers == 1 or len(items) <= 1:
+        if workers == 1:
             for item in items:
                 yield fn(item)
             return
@@ -654,12 +656,21 @@ class HttpClient:
                     alarm.set_result(future)
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.provider}-http")
-        futures = [pool.submit(fn, item) for item in items]
-        for future in futures:
-            future.add_done_callback(on_done)
+        queue: deque[Future[R]] = deque()
+        source = iter(items)
+        ahead = 2 * workers
+
+        def refill() -> None:
+            for item in itertools.islice(source, ahead - len(queue)):
+                future = pool.submit(fn, item)
+                future.add_done_callback(on_done)
+                queue.append(future)
+
         failed = False
         try:
-            for future in futures:
+            refill()
+            while queue:
+                future = queue[0]
                 while not future.done():
                     pending: list[Future[Any]] = [future, alarm]
                     wait(pending, timeout=interrupt.SLICE_SECONDS, return_when=FIRST_COMPLETED)
@@ -668,7 +679,10 @@ class HttpClient:
                     interrupt.check()
                 if alarm.done():
                     alarm.result().result()  # raises the failed worker's exception
-                yield future.result()
+                queue.popleft()
+                result = future.result()
+                refill()
+                yield result
         except GeneratorExit:
             raise
         except BaseException:
@@ -677,6 +691,8 @@ class HttpClient:
         finally:
             # A failure is raised without waiting for the running workers (a stop request ends them by itself);
             # a finished or abandoned map waits for them, as before, so no worker outlives its caller unnoticed.
+            for future in queue:
+                future.cancel()
             pool.shutdown(wait=not failed, cancel_futures=True)
 
 

@@ -7,14 +7,17 @@ resolution and validation, window planning and the ledger, the HTTP client and i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from sources.common.http import HttpClient, HttpPolicy
-from sources.common.raw import ExtractPlan, ExtractReport
+from sources.common.http import HttpPolicy
+from sources.common.raw import RawBatch
+
+if TYPE_CHECKING:  # the source factory builds on the spec, not the other way round
+    from sources.common.source import Extraction
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ProviderSettings:
     lookback_days: int
     window_days: int
     policy: HttpPolicy
+    max_records_per_load: int = 50_000
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.values.get(key)
@@ -60,10 +64,10 @@ class ProviderSpec:
         max_window_days: the API's longest date window; None when the API takes no dates.
         default_window_days: grid cell length used unless ``window_days`` is configured.
         default_policy: timeouts, retries, rate limit, concurrency unless configured.
-        windows_per_load: windows extracted per dlt load (a crash costs at most one load); None = all at once,
-            for providers that list every campaign each time anyway.
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
         source: the provider's ``@dlt.source`` function (``<name>_source``), attached by ``sources.registry``.
+        rows: the provider's extraction, ``<name>_rows(run, **config keys)``: the stream of raw rows the source
+            wraps and the runner cuts into loads; attached by ``sources.registry``.
     """
 
     name: str
@@ -73,15 +77,12 @@ class ProviderSpec:
     max_window_days: int | None = None
     default_window_days: int = 7
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
-    windows_per_load: int | None = 8
     http_options: dict[str, Any] = field(default_factory=dict)
     source: Callable[..., Any] | None = None
+    rows: Callable[..., Iterator[RawBatch]] | None = None
 
-    def build_source(self, settings: ProviderSettings, http: HttpClient, plan: ExtractPlan,
-                     report: ExtractReport) -> Any:
-        """The provider's dlt source for one run: its arguments are its config keys, by name."""
-        if self.source is None:
-            raise TypeError(f"{self.name}: no dlt source attached (use sources.registry.available())")
-        arguments = {"base_url": settings.values["base_url"], self.secret_key: settings.secret,
-                     **{key.name: settings.values.get(key.name) for key in self.config_keys}}
-        return self.source(**arguments, http=http, plan=plan, report=report)
+    def build_rows(self, settings: ProviderSettings, run: Extraction) -> Iterator[RawBatch]:
+        """The provider's raw rows for one run: the extraction's arguments are its config keys, by name."""
+        if self.rows is None:
+            raise TypeError(f"{self.name}: no extraction attached (use sources.registry.available())")
+        return self.rows(run, **{key.name: settings.values.get(key.name) for key in self.config_keys})

@@ -9,8 +9,14 @@ Three kinds of rows leave a source, all append-only in schema ``raw``:
   half-way is never logged as a fetch, so its partial records are never used.
 * ``<provider>_errors``: an entity skipped or failed, with its reason; becomes ``analytics.extraction_errors``.
 
+A source yields ``RawBatch`` es (a raw table and its rows). The runner cuts that stream into loads of at most
+``max_records_per_load`` rows and hands each to dlt as Arrow tables (``arrow_chunks``), so memory stays flat in
+the size of the work and the load is columnar; a plain dlt pipeline gets the same rows as dicts
+(``dlt_items``).
+
 The runner hands each source an ``ExtractPlan`` (what to pull) and an ``ExtractReport`` (where the source says
-how each window went); the report is in memory and the runner writes the window ledger from it after the load.
+how each window went, and when a window is *closed*: every row of it yielded). After each committed load the
+runner writes the closed windows to the ledger, so a crash costs at most the load in flight.
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ import datetime as dt
 import math
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import dlt
+import orjson
 import pendulum
+import pyarrow as pa
 
 from core.errors import EntityError
 from core.redact import redact, scrub_params
 from sources.common.windows import Window
 
-_JSON_COLUMNS: dict[str, Any] = {
+# The column hints of every raw table, declared once on the resource that carries them (not per batch: dlt
+# re-validates hints for every item that brings its own).
+RAW_COLUMNS: dict[str, Any] = {
     "payload": {"data_type": "json"},
     "request_params": {"data_type": "json"},
     "window_start": {"data_type": "timestamp"},
@@ -129,6 +139,7 @@ class ExtractReport:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.windows: list[WindowOutcome] = []
+        self.closed: list[Window] = []
         self.skipped = 0
         self.records = 0
 
@@ -140,19 +151,84 @@ class ExtractReport:
         with self._lock:
             self.windows.append(WindowOutcome(endpoint, account_id, window, False, 0, redact(reason)))
 
+    def close_window(self, window: Window) -> None:
+        """Every row of ``window`` has been yielded and every outcome of it reported: once the load holding those
+        rows is committed, the runner may write the window to the ledger. Windows a source never closes are
+        closed when its stream ends."""
+        with self._lock:
+            self.closed.append(window)
+
     def add(self, *, records: int = 0, skipped: int = 0) -> None:
         with self._lock:
             self.records += records
             self.skipped += skipped
 
 
-def _ts(value: dt.datetime | None) -> str | None:
-    return None if value is None else pendulum.instance(value).in_timezone(pendulum.UTC).to_iso8601_string()
+def _ts(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else pendulum.instance(value).in_timezone(pendulum.UTC)
 
 
-def _mark(table: str, row: dict[str, Any] | list[dict[str, Any]]) -> Any:
-    return dlt.mark.with_hints(row, dlt.mark.make_hints(table_name=table, write_disposition="append",
-                                                        columns=_JSON_COLUMNS))
+@dataclass
+class RawBatch:
+    """Rows for one raw table, as a source yields them."""
+
+    table: str
+    rows: list[dict[str, Any]]
+
+
+def dlt_items(batches: Iterable[RawBatch]) -> Iterator[Any]:
+    """The batches as dlt data items (dict rows routed to their table), for a plain dlt pipeline."""
+    for batch in batches:
+        yield dlt.mark.with_table_name(batch.rows, batch.table)
+
+
+def raw_resource(name: str, items: Any) -> Any:
+    """A dlt resource carrying raw rows, with the raw column hints declared once."""
+    return dlt.resource(items, name=name, write_disposition="append", columns=RAW_COLUMNS)
+
+
+_JSON = frozenset(name for name, hint in RAW_COLUMNS.items() if hint["data_type"] == "json")
+_TIMESTAMPS = frozenset(name for name, hint in RAW_COLUMNS.items() if hint["data_type"] == "timestamp") | {
+    "observed_at"}
+_INTEGERS = frozenset(name for name, hint in RAW_COLUMNS.items() if hint["data_type"] == "bigint")
+_ARROW_TYPES = {**dict.fromkeys(_TIMESTAMPS, pa.timestamp("us", tz="UTC")), **dict.fromkeys(_INTEGERS, pa.int64())}
+
+
+def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    """One raw table's rows as Arrow: JSON columns as their text (orjson, after ``storable``), timestamps in UTC."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name in _JSON:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        columns[name] = pa.array(values, type=_ARROW_TYPES.get(name, pa.string()))
+    return pa.table(columns)
+
+
+def arrow_chunks(batches: Iterable[RawBatch], max_records: int,
+                 on_cut: Callable[[bool], None] | None = None) -> Iterator[list[tuple[str, pa.Table]]]:
+    """The stream cut into loads of about ``max_records`` rows, each a list of (table, Arrow table).
+
+    ``on_cut(last)`` is called when a load is cut, before it is yielded: what the source reported up to then
+    belongs to rows of this load or of earlier ones; ``last`` is True for the final load, once the stream has
+    ended (it may be empty: a stream with no rows still ends).
+    """
+    pending: dict[str, list[dict[str, Any]]] = {}
+    count = 0
+    for batch in batches:
+        if not batch.rows:
+            continue
+        pending.setdefault(batch.table, []).extend(batch.rows)
+        count += len(batch.rows)
+        if count >= max_records:
+            if on_cut is not None:
+                on_cut(False)
+            yield [(table, _arrow(rows)) for table, rows in pending.items()]
+            pending, count = {}, 0
+    if on_cut is not None:
+        on_cut(True)
+    yield [(table, _arrow(rows)) for table, rows in pending.items()]
 
 
 class RawWriter:
@@ -186,12 +262,12 @@ class RawWriter:
               request_params: dict[str, Any] | None = None) -> Any:
         """A row for ``<provider>_errors``: the entity was skipped or failed (and the run goes on)."""
         self.report.add(skipped=1)
-        return _mark(f"{self.provider}_errors", {
+        return RawBatch(f"{self.provider}_errors", [{
             "provider": self.provider, "account_id": account_id, "campaign_id": campaign_id, "endpoint": endpoint,
             "window_start": _ts(window.start if window else None), "window_end": _ts(window.end if window else None),
             "http_status": http_status, "error_code": code, "reason": redact(reason), "run_id": self.plan.run_id,
             "observed_at": _ts(now_utc()), "request_params": storable(scrub_params(request_params)),
-        })
+        }])
 
 
 class Fetch:
@@ -222,7 +298,7 @@ class Fetch:
     def __len__(self) -> int:
         return len(self._records)
 
-    def rows(self) -> Iterator[Any]:
+    def rows(self) -> Iterator[RawBatch]:
         """The records, then the fetch-log row that makes them count."""
         w = self.writer
         lineage = {
@@ -231,14 +307,12 @@ class Fetch:
             "window_start": _ts(self.window.start if self.window else None),
             "window_end": _ts(self.window.end if self.window else None),
         }
-        # One marked batch per table: dlt computes a table's hints once per item it is given, so batches keep
-        # extraction linear in records rather than in hint computations.
         batches: dict[str, list[dict[str, Any]]] = {}
         for table_endpoint, record in self._records:
             batches.setdefault(table_endpoint, []).append({**lineage, "endpoint": table_endpoint, **record})
         for table_endpoint, batch in batches.items():
-            yield _mark(f"{w.provider}_{table_endpoint}", batch)
-        yield _mark(f"{w.provider}_fetches", {**lineage, "endpoint": self.endpoint, "campaign_id": self.campaign_id,
-                                             "records": len(self._records),
-                                             "request_params": storable(self.request_params)})
+            yield RawBatch(f"{w.provider}_{table_endpoint}", batch)
+        yield RawBatch(f"{w.provider}_fetches", [{**lineage, "endpoint": self.endpoint,
+                                                  "campaign_id": self.campaign_id, "records": len(self._records),
+                                                  "request_params": storable(self.request_params)}])
         w.report.add(records=len(self._records))

@@ -1,23 +1,22 @@
-"""The one shape of a provider's dlt source: an HTTP client, a plan, a report and a raw writer around one resource.
+"""The one shape of a provider's extraction: an HTTP client, a plan, a report and a raw writer.
 
-Every provider's ``@dlt.source`` function is three lines: ``extraction(...)`` (the runner's objects, or for a
-plain dlt pipeline outside the runner: its own HTTP client with the provider's default policy, the last seven
-days, a fresh report), the provider's client over ``run.http``, and ``run.resource(name, rows)`` with the
-generator that yields the raw rows.
+A provider's extraction is a generator ``<name>_rows(run, **config keys)`` of ``RawBatch`` es over an
+``Extraction``. The runner builds the ``Extraction`` (its own HTTP client, plan and report) and cuts the stream
+into loads; the provider's ``@dlt.source`` wraps the same generator for a plain dlt pipeline, with
+``extraction(...)`` standalone defaults (the provider's default policy, the last seven days, a fresh report) and
+``run.resource(name, rows)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import dlt
 from dlt.extract.resource import DltResource
 
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSpec
-from sources.common.raw import ExtractPlan, ExtractReport, RawWriter, now_utc
+from sources.common.raw import ExtractPlan, ExtractReport, RawBatch, RawWriter, dlt_items, now_utc, raw_resource
 from sources.common.windows import plan_windows
 
 STANDALONE_DAYS = 7
@@ -32,9 +31,9 @@ class Extraction:
     report: ExtractReport
     writer: RawWriter
 
-    def resource(self, name: str, rows: Callable[[], Iterator[Any]]) -> DltResource:
+    def resource(self, name: str, rows: Callable[[], Iterator[RawBatch]]) -> DltResource:
         """The source's one resource: ``rows()`` yields every raw row (records, fetch log, errors)."""
-        return dlt.resource(rows, name=name, write_disposition="append")
+        return raw_resource(name, lambda: dlt_items(rows()))
 
 
 def extraction(spec: ProviderSpec, *, base_url: str, secret: str, http: HttpClient | None = None,

@@ -20,14 +20,14 @@ from dlt.common.typing import TSecretStrValue
 
 from core.errors import EntityError
 from sources.common.parsing import as_object
-from sources.common.raw import RawWriter
+from sources.common.raw import RawBatch, RawWriter
 from sources.common.source import Extraction, extraction
 from sources.common.windows import Window, parse_time
 from sources.experiture import settings as s
 from sources.experiture.client import ExperitureClient, Listing
 from sources.experiture.spec import SPEC
 
-__all__ = ["SPEC", "experiture_source"]
+__all__ = ["SPEC", "experiture_rows", "experiture_source"]
 
 
 @dlt.source(name="experiture", section="experiture", max_table_nesting=0)
@@ -52,18 +52,25 @@ def experiture_source(
         report: where window outcomes are noted for the ledger.
     """
     run = extraction(SPEC, base_url=base_url, secret=str(access_token), http=http, plan=plan, report=report)
+    return run.resource("experiture_extract", lambda: experiture_rows(run, page_size=page_size,
+                                                                      max_listings=max_listings))
+
+
+def experiture_rows(run: Extraction, *, page_size: int | None = None,
+                    max_listings: int | None = None) -> Iterator[RawBatch]:
+    """Every raw row of the plan: the listing, then the campaigns in scope (the windows close at the end)."""
     client = ExperitureClient(run.http, page_size=page_size or s.MAX_PAGE_LIMIT,
                               max_listings=max_listings or s.MAX_LISTINGS)
-    return run.resource("experiture_extract", lambda: _extract(client, run))
+    yield from _extract(client, run)
 
 
 @dataclass
 class _Outcome:
-    rows: list[Any] = field(default_factory=list)
+    rows: list[RawBatch] = field(default_factory=list)
     activity: list[pendulum.DateTime] | None = None     # set when the campaign was pulled
 
 
-def _extract(client: ExperitureClient, run: Extraction) -> Iterator[Any]:
+def _extract(client: ExperitureClient, run: Extraction) -> Iterator[RawBatch]:
     writer, plan, report = run.writer, run.plan, run.report
     account = s.ACCOUNT_ID
     listing = client.list_campaigns()
@@ -85,7 +92,7 @@ def _extract(client: ExperitureClient, run: Extraction) -> Iterator[Any]:
         report.window_done("campaigns", account, window, records)
 
 
-def _listing_rows(writer: RawWriter, client: ExperitureClient, listing: Listing) -> Iterator[Any]:
+def _listing_rows(writer: RawWriter, client: ExperitureClient, listing: Listing) -> Iterator[RawBatch]:
     fetch = writer.fetch("campaigns", f"{s.NAME}|{s.ACCOUNT_ID}|campaigns", account_id=s.ACCOUNT_ID,
                          request_params={**s.LIST_SORT, "limit": client.page_size, "readings": listing.readings,
                                          "stable": listing.stable, "pages": listing.requests})

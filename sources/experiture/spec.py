@@ -19,6 +19,4 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
-    # every run lists every campaign anyway: one load for all windows
-    windows_per_load=None,
 )

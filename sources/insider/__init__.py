@@ -22,13 +22,13 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 
 from core.errors import EntityError
-from sources.common.raw import Fetch
+from sources.common.raw import Fetch, RawBatch
 from sources.common.source import Extraction, extraction
 from sources.common.windows import Window
 from sources.insider.client import CampaignMetrics, InsiderClient, OverallRecord, created_date
 from sources.insider.spec import SPEC
 
-__all__ = ["SPEC", "insider_source"]
+__all__ = ["SPEC", "insider_rows", "insider_source"]
 
 
 @dlt.source(name="insider", section="insider", max_table_nesting=0)
@@ -51,8 +51,7 @@ def insider_source(
         report: where window outcomes are noted for the ledger.
     """
     run = extraction(SPEC, base_url=base_url, secret=str(api_key), http=http, plan=plan, report=report)
-    client = InsiderClient(run.http, str(partner_id))
-    return run.resource("insider_extract", lambda: _extract(client, run))
+    return run.resource("insider_extract", lambda: insider_rows(run, partner_id=str(partner_id)))
 
 
 @dataclass
@@ -61,13 +60,16 @@ class _WindowPull:
     fetch: Fetch
     records: list[OverallRecord] = field(default_factory=list)
     metrics: list[CampaignMetrics] = field(default_factory=list)
-    errors: list[Any] = field(default_factory=list)
+    errors: list[RawBatch] = field(default_factory=list)
     failed: bool = False            # a failure to retry: keep the earlier pull, pull again next run
     skipped: bool = False           # 406: nothing to load, nothing to replace
 
 
-def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
-    writer, report = run.writer, run.report
+def insider_rows(run: Extraction, *, partner_id: str) -> Iterator[RawBatch]:
+    """Every raw row of the plan: each window's campaign list and its campaigns' metrics, as one fetch per window,
+    emitted (and the window closed) as soon as the window's last call is in."""
+    client = InsiderClient(run.http, partner_id)
+    writer = run.writer
     partner = client.partner_id
 
     # 1. every window's campaign list, windows concurrently (each pages on its own)
@@ -87,9 +89,10 @@ def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
 
     pulls = list(run.http.map(list_window, run.plan.windows))
 
-    # 2. campaign-metrics for every listed campaign of every window, within the shared budget
+    # 2. campaign-metrics for every listed campaign of every window, within the shared budget, in window order
     tasks = [(index, record) for index, pull in enumerate(pulls) if not pull.failed and not pull.skipped
              for record in pull.records]
+    remaining = [sum(1 for index, _ in tasks if index == i) for i in range(len(pulls))]
 
     def campaign(task: tuple[int, OverallRecord]) -> tuple[int, CampaignMetrics | None, Any, bool]:
         index, record = task
@@ -102,6 +105,7 @@ def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
                                               campaign_id=record.builder_id, window=window), exc.retry
         return index, metrics, None, False
 
+    emitted = 0
     for index, metrics, error, retry in run.http.map(campaign, tasks):
         pull = pulls[index]
         if metrics is not None:
@@ -109,15 +113,20 @@ def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
         if error is not None:
             pull.errors.append(error)
         pull.failed = pull.failed or retry
+        remaining[index] -= 1
+        while emitted < len(pulls) and remaining[emitted] == 0:
+            yield from _emit(run, pulls[emitted], partner)
+            emitted += 1
+    for pull in pulls[emitted:]:
+        yield from _emit(run, pull, partner)
 
-    # 3. one complete fetch per window, or its errors (the failed window is already reported)
-    for pull in pulls:
-        yield from pull.errors
-        if pull.failed:
-            continue
-        if pull.skipped:
-            report.window_done("overall_metrics", partner, pull.window, 0)
-            continue
+
+def _emit(run: Extraction, pull: _WindowPull, partner: str) -> Iterator[RawBatch]:
+    """One window's complete fetch, or its errors (a failed window is already reported), then close it."""
+    yield from pull.errors
+    if pull.skipped:
+        run.report.window_done("overall_metrics", partner, pull.window, 0)
+    elif not pull.failed:
         fetch = pull.fetch
         for record in pull.records:
             fetch.add("overall_metrics", record.item, campaign_id=record.builder_id, request_params=record.request)
@@ -125,4 +134,5 @@ def _extract(client: InsiderClient, run: Extraction) -> Iterator[Any]:
             fetch.add("campaign_metrics", metrics.data, campaign_id=metrics.builder_id,
                       request_params=metrics.request)
         yield from fetch.rows()
-        report.window_done("overall_metrics", partner, pull.window, len(fetch))
+        run.report.window_done("overall_metrics", partner, pull.window, len(fetch))
+    run.report.close_window(pull.window)

@@ -22,14 +22,14 @@ import dlt
 import pendulum
 from dlt.common.typing import TSecretStrValue
 
-from sources.common.raw import RawWriter
+from sources.common.raw import RawBatch, RawWriter
 from sources.common.source import Extraction, extraction
 from sources.common.windows import parse_time
 from sources.parrot import settings as s
 from sources.parrot.client import ParrotClient, PollResult
 from sources.parrot.spec import SPEC
 
-__all__ = ["SPEC", "parrot_source"]
+__all__ = ["SPEC", "parrot_rows", "parrot_source"]
 
 
 @dlt.source(name="parrot", section="parrot", max_table_nesting=0)
@@ -60,13 +60,25 @@ def parrot_source(
         report: where window outcomes are noted for the ledger.
     """
     run = extraction(SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan, report=report)
-    client = ParrotClient(run.http, account_id=account_id or s.DEFAULT_ACCOUNT_ID, page_size=page_size,
-                          poll_interval=poll_interval_seconds, max_poll_attempts=max_poll_attempts,
-                          max_poll_seconds=max_poll_seconds)
-    return run.resource("parrot_extract", lambda: _extract(client, run))
+    return run.resource("parrot_extract", lambda: parrot_rows(
+        run, account_id=account_id, page_size=page_size, poll_interval_seconds=poll_interval_seconds,
+        max_poll_attempts=max_poll_attempts, max_poll_seconds=max_poll_seconds))
 
 
-def _extract(client: ParrotClient, run: Extraction) -> Iterator[Any]:
+def parrot_rows(run: Extraction, *, account_id: str | None = None, page_size: int | None = None,
+                poll_interval_seconds: float | None = None, max_poll_attempts: int | None = None,
+                max_poll_seconds: float | None = None) -> Iterator[RawBatch]:
+    """Every raw row of the plan: the listing, then the metrics of the campaigns in scope (windows close at the
+    end)."""
+    client = ParrotClient(
+        run.http, account_id=account_id or s.DEFAULT_ACCOUNT_ID, page_size=page_size or s.MAX_PAGE_SIZE,
+        poll_interval=s.POLL_INTERVAL_SECONDS if poll_interval_seconds is None else poll_interval_seconds,
+        max_poll_attempts=s.MAX_POLL_ATTEMPTS if max_poll_attempts is None else max_poll_attempts,
+        max_poll_seconds=s.MAX_POLL_SECONDS if max_poll_seconds is None else max_poll_seconds)
+    yield from _extract(client, run)
+
+
+def _extract(client: ParrotClient, run: Extraction) -> Iterator[RawBatch]:
     writer, plan, report = run.writer, run.plan, run.report
     account = client.account_id
     items, paging = client.post_campaigns()
@@ -99,7 +111,7 @@ def _extract(client: ParrotClient, run: Extraction) -> Iterator[Any]:
         report.window_done("post_campaigns", account, window, records)
 
 
-def _result_rows(writer: RawWriter, account: str, result: PollResult) -> Iterator[Any]:
+def _result_rows(writer: RawWriter, account: str, result: PollResult) -> Iterator[RawBatch]:
     cid = result.campaign_id
     poll = result.summary()
     polls = writer.fetch("polls", f"{s.NAME}|{account}|{cid}|polls", account_id=account, campaign_id=cid)

@@ -24,5 +24,4 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
-    windows_per_load=None,
 )

@@ -22,13 +22,13 @@ from dlt.common.typing import TSecretStrValue
 
 from core.errors import EntityError, EntitySkipped
 from sources.common.parsing import as_object
-from sources.common.raw import Fetch, RawWriter
+from sources.common.raw import Fetch, RawBatch, RawWriter
 from sources.common.source import Extraction, extraction
 from sources.common.windows import Window
 from sources.shoplive.client import ShopliveClient, api_time, batches, check_token
 from sources.shoplive.spec import SPEC
 
-__all__ = ["SPEC", "shoplive_source"]
+__all__ = ["SPEC", "shoplive_rows", "shoplive_source"]
 
 
 @dlt.source(name="shoplive", section="shoplive", max_table_nesting=0)
@@ -55,17 +55,19 @@ def shoplive_source(
     """
     check_token(str(api_token), str(access_key))
     run = extraction(SPEC, base_url=base_url, secret=str(api_token), http=http, plan=plan, report=report)
-    client = ShopliveClient(run.http, str(access_key))
+    return run.resource("shoplive_extract", lambda: shoplive_rows(run, access_key=str(access_key),
+                                                                  campaign_keys=campaign_keys))
+
+
+def shoplive_rows(run: Extraction, *, access_key: str, campaign_keys: list[str] | None = None) -> Iterator[RawBatch]:
+    """Every raw row of the plan: the campaign search, then each window's stats (the window closed with them)."""
+    client = ShopliveClient(run.http, access_key)
     keys = [str(k) for k in campaign_keys or [] if str(k).strip()]
-
-    def rows() -> Iterator[Any]:
-        yield from _search(client, run, keys)
-        yield from _stats(client, run, keys)
-
-    return run.resource("shoplive_extract", rows)
+    yield from _search(client, run, keys)
+    yield from _stats(client, run, keys)
 
 
-def _search(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[Any]:
+def _search(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[RawBatch]:
     plan, writer = run.plan, run.writer
     if not plan.windows and not keys:
         return
@@ -94,15 +96,15 @@ def _search(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterato
     yield from fetch.rows()
 
 
-def _stats(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[Any]:
+def _stats(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator[RawBatch]:
     writer = run.writer
     account = client.access_key
     unknown: set[str] = set()    # keys a 404 refused: skipped (and recorded) once per load, not per window
 
-    def pull(window: Window) -> tuple[Window, Fetch, list[Any], bool]:
+    def pull(window: Window) -> tuple[Window, Fetch, list[RawBatch], bool]:
         fetch = writer.fetch("campaign_stats", f"shoplive|{account}|stats|{window.key}", account_id=account,
                              window=window)
-        errors: list[Any] = []
+        errors: list[RawBatch] = []
         try:
             if not keys:
                 items, params = client.stats(window.start, window.end)
@@ -124,9 +126,10 @@ def _stats(client: ShopliveClient, run: Extraction, keys: list[str]) -> Iterator
         if complete:
             yield from fetch.rows()
             run.report.window_done("campaign_stats", account, window, len(fetch))
+        run.report.close_window(window)
 
 
-def _keyed(client: ShopliveClient, writer: RawWriter, fetch: Fetch, errors: list[Any], window: Window,
+def _keyed(client: ShopliveClient, writer: RawWriter, fetch: Fetch, errors: list[RawBatch], window: Window,
            batch: list[str], unknown: set[str]) -> None:
     """Stats of one batch of keys; on 404 each key alone, so an unknown key skips only itself."""
     try:

@@ -13,11 +13,15 @@ import pendulum
 from core.errors import EntityFailed, EntitySkipped, HttpStatusError, ProviderAuthError
 from sources.common.http import HttpClient, HttpResponse
 from sources.common.paging import PageNumberPaginator
+from sources.common.provider import ProviderSettings
 from sources.shoplive import settings as s
 
 
-def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
-    """DOC: ``Authorization: Bearer <JWT>``."""
+def auth_headers(secret: str, settings: ProviderSettings | None = None) -> dict[str, str]:
+    """DOC: ``Authorization: Bearer <JWT>``; a token made for another access key (or expired) is refused here,
+    before any request."""
+    if settings is not None:
+        check_token(secret, str(settings.values.get("access_key")))
     return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
 
 

@@ -118,7 +118,7 @@ def test_run_status_transform_against_the_simulator(tmp_path: Path, serve) -> No
     assert result.returncode == 0, result.stderr
     warehouse = tmp_path / "campaign_metrics.duckdb"
     assert warehouse.exists(), "the default warehouse is campaign_metrics.duckdb in the working directory"
-    assert "greenarrow" in result.stdout and "load 1/" in result.stderr, "a summary and progress lines"
+    assert "greenarrow" in result.stdout and "load 1 (" in result.stderr, "a summary and progress lines"
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
     status = cli("status", cwd=tmp_path)

@@ -73,7 +73,7 @@ def test_a_kill_during_a_later_run_keeps_the_published_state_and_converges(
     resumed = cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
-    if step in ("normalize", "commit", "halfmove", "load", "complete", "request:3", "request:20"):
+    if step in ("normalize", "commit", "halfmove", "load", "complete"):  # a kill mid-request leaves dlt nothing
         assert "repaired what an interrupted run left" in resumed.stderr
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
     assert_ledger_agrees_with_raw(warehouse)
