@@ -32,7 +32,7 @@ DEFAULT_WAREHOUSE = "campaign_metrics.duckdb"
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_START_DAYS_AGO = 90
 # rows per dlt load: a crash costs at most one load, and memory holds at most one (a few tens of MB)
-DEFAULT_RECORDS_PER_LOAD = 50_000
+DEFAULT_RECORDS_PER_LOAD = 20_000
 
 # shared keys: name -> (type, HttpPolicy field or None)
 SHARED_KEYS: dict[str, tuple[type, str | None]] = {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pandas as pd
 import pendulum
 
 from pipelines.runner import RunResult
@@ -13,10 +13,24 @@ from pipelines.warehouse import read_only
 from sources import registry
 
 
-def _table(frame: pd.DataFrame) -> str:
-    if frame.empty:
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a plain text table: a header, columns right-aligned, ``-`` for missing values."""
+    if not rows:
         return "(nothing yet)"
-    return frame.to_string(index=False, na_rep="-")
+    columns = list(rows[0])
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    lines = [" ".join(column.rjust(width) for column, width in zip(columns, widths, strict=True))]
+    lines += [" ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else f"{value:.0f}"
+    return str(value)
 
 
 def run_summary(result: RunResult) -> str:
@@ -30,7 +44,7 @@ def run_summary(result: RunResult) -> str:
             "retries": int(o.stats.get("retries", 0)), "429s": int(o.stats.get("throttled", 0)),
             "fact_rows": o.fact_rows_total, "seconds": round(seconds, 1),
         })
-    lines = [f"run {result.run_id} -> {result.warehouse}", _table(pd.DataFrame(rows))]
+    lines = [f"run {result.run_id} -> {result.warehouse}", _table(rows)]
     for o in result.outcomes:
         if o.message:
             lines.append(f"{o.provider}: {o.message}")
@@ -95,7 +109,7 @@ def status(warehouse: Path) -> str:
                     "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows,
                     "last_observed": observed, "freshness": age, "open_errors": errors.get(name, 0),
                     "pending_windows": pending.get(name, 0), "dq_failing": quality.get(name, 0)})
-    lines = [f"warehouse {warehouse}", _table(pd.DataFrame(out))]
+    lines = [f"warehouse {warehouse}", _table(out)]
     failing = [r for r in checks if r[2] in ("fail", "error", "warn")]
     if failing:
         lines.append("data quality (analytics.data_quality):")

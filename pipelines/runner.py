@@ -8,6 +8,7 @@ along the way (404/409/424, metrics not ready) are rows of ``analytics.extractio
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import itertools
 import logging
@@ -25,6 +26,7 @@ import dlt
 import duckdb
 import pendulum
 import pyarrow as pa
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core import interrupt
@@ -141,6 +143,7 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
                 _run_provider(area, spec, settings, outcome, mode=mode, start=start, end=end, now=now,
                               run_id=run_id, progress=progress)
             interrupt.check()
+            _return_freed_memory()
             transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
             interrupt.check()
         except interrupt.Interrupted as stop:
@@ -163,6 +166,13 @@ def _disk_full_is_one_sentence(area: WorkArea) -> Iterator[None]:
         if full is not None:
             raise full from None
         raise
+
+
+def _return_freed_memory() -> None:
+    """Give the heap the extraction freed back to the system before DuckDB's transform takes its share: the
+    worker threads' malloc arenas otherwise keep it, and the peak would grow with the size of the loads."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], message: str) -> None:
@@ -426,7 +436,8 @@ class _Cut:
 def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
     # the transforms find a load's rows by _dlt_load_id, which dlt adds to Arrow rows only when asked
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
-    return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(str(area.work_db)),
+    credentials = DuckDbCredentials(str(area.work_db), global_config=area.duckdb_config)
+    return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(credentials),
                         dataset_name="raw", pipelines_dir=str(area.dlt_dir))
 
 

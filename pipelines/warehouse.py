@@ -22,6 +22,9 @@ import duckdb
 from core.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
 
 STORAGE_COMPATIBILITY = "v1.0.0"
+# DuckDB's buffer pool for the loader's own connections (transforms, ledger) and dlt's loads: DuckDB spills to
+# a temp folder beside the work file rather than growing, so the loader's memory stays flat in the history size
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 ETL_DDL = """
 create schema if not exists etl;
@@ -66,6 +69,11 @@ class WorkArea:
         self.work_db = self.dir / "work.duckdb"
         self.dlt_dir = self.dir / "dlt"
         self.lock_file = self.dir / "run.lock"
+
+    @property
+    def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
+        """The settings of every connection the loader opens to the work file (dlt's included)."""
+        return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(self.dir / "duckdb.tmp")}
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[WorkArea]:
@@ -128,7 +136,7 @@ class WorkArea:
         if self.work_db.stat().st_size == 0:
             return "it is empty"
         try:
-            duckdb.connect(str(self.work_db)).close()
+            duckdb.connect(str(self.work_db), config=self.duckdb_config).close()
         except duckdb.Error as exc:
             if _is_lock_conflict(exc):
                 raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
@@ -160,7 +168,7 @@ class WorkArea:
             raise disk_error(exc, self.dir) or WorkFileError(
                 f"cannot copy {self.published} into the work file {self.work_db} ({exc.strerror}).") from None
         try:
-            duckdb.connect(str(self.work_db)).close()
+            duckdb.connect(str(self.work_db), config=self.duckdb_config).close()
         except duckdb.Error as exc:
             self._discard_work_file()
             raise WorkFileError(f"the published warehouse {self.published} is not a readable DuckDB file "
@@ -170,7 +178,7 @@ class WorkArea:
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the work file (only inside ``locked``)."""
         try:
-            con = duckdb.connect(str(self.work_db))
+            con = duckdb.connect(str(self.work_db), config=self.duckdb_config)
         except duckdb.Error as exc:
             if _is_lock_conflict(exc):
                 raise WarehouseBusy(f"the work file {self.work_db} is held by another process "

@@ -120,13 +120,20 @@ def input_sources(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str
 def create_inputs(con: duckdb.DuckDBPyConnection, sources: dict[str, str], fetches: str, watermark: Watermark, *,
                   with_new: bool) -> None:
     """``src_<input>``: the raw rows of the fetches listed in temp table ``fetches`` (``is_current``) and, with
-    ``with_new``, every row loaded since ``watermark`` (``is_new``).
+    ``with_new``, every row loaded since ``watermark`` (``is_new``). ``no_fetches`` names an empty relation.
 
     Row groups loaded before the oldest of those fetches (and before the watermark) are skipped by a string bound
     on the load id (load ids sort as strings); the flags are the exact tests.
     """
+    if fetches == "no_fetches":
+        con.execute("create or replace temp table no_fetches as select * from all_fetches where false")
     row = con.execute(f"select coalesce(min(_dlt_load_id), '') from {fetches}").fetchone()
     oldest = str(row[0]) if row else ""
+    if not oldest and not with_new:  # no fetch to read: empty relations, without scanning raw
+        for table, source in sources.items():
+            con.execute(f"""create or replace temp table "src_{table}" as
+                select *, false as is_current, false as is_new from ({source}) where false""")
+        return
     bound = (min(oldest, watermark.lower_bound) if oldest else watermark.lower_bound) if with_new else oldest
     is_new = watermark.is_new() if with_new else "false"
     for table, source in sources.items():

@@ -9,7 +9,10 @@ steps below in order; each is one small function.
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +47,12 @@ QUARANTINE_COLUMNS = ("provider", "account_id", "campaign_id", "endpoint", "fiel
 FACT_KEY = ("provider", "account_id", "campaign_id", "breakdown_type", "breakdown_value", "period_start", "metric")
 FACT_TARGET = "staging.fact_rows"
 HISTORY_TARGET = "staging.fact_history_rows"
+# kinds defined once per transform (views re-bound to each batch's src_* relations), and kinds applied per batch
+# of scopes (they read the current rows)
+DEFINITION_KINDS = frozenset({"macro", "staging", "intermediate"})
+SCOPE_KINDS = frozenset({"fact", "quarantine", "table"})
+# raw rows per batch of scopes rebuilt together: a backfill of any size transforms in bounded memory
+BATCH_ROWS = 100_000
 # the tables a full rebuild empties before it inserts (staging.fact_history_rows is emptied by the history step)
 _DERIVED_TABLES = (FACT_TARGET, "analytics.dim_campaign", "analytics.extraction_errors",
                    "analytics.quarantined_values")
@@ -87,17 +96,28 @@ def _transform(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: 
     dirty = mark_dirty_scopes(con, watermark)
     choose_current_fetches(con)
     sources = input_sources(con, needed_inputs(models))
-    create_inputs(con, sources, "current_fetches", watermark, with_new=True)
-    deleted = delete_dirty_rows(con, full=watermark.full)
     load_id = newest_fetch_load_id(con)
-    inserted = apply_models(con, models, load_id)
+    if watermark.full:
+        clear_derived_tables(con)
+    create_inputs(con, sources, "no_fetches", watermark, with_new=False)
+    apply_models(con, models, load_id, kinds=DEFINITION_KINDS)
+    inserted = deleted = 0
+    changed: Counter[str] = Counter()
+    for _ in fetch_batches(con, "current_fetches", "current_batch"):
+        create_inputs(con, sources, "current_batch", watermark, with_new=False)
+        deleted += delete_batch_rows(con, "current_batch", full=watermark.full)
+        inserted += apply_models(con, models, load_id, kinds=SCOPE_KINDS)
+        changed.update(changed_fact_rows(con, "current_batch"))
+    deleted += delete_unfetched_dirty_rows(con, changed)
+    create_inputs(con, dim_sources(models, sources), "no_fetches", watermark, with_new=True)
+    apply_models(con, models, load_id, kinds={"dim"})
     merge_dim_campaign(con, [m for m in models if m.kind == "dim"])
+    apply_models(con, models, load_id, kinds={"view"})
     insert_errors(con, watermark)
     advance_watermark(con)
-    changed = changed_fact_rows(con)
     rebuild_history(con, models, sources, watermark, load_id)
     return TransformResult(full=watermark.full, dirty_scopes=dirty, fact_rows_deleted=deleted,
-                           fact_rows_inserted=inserted, seconds=0.0, per_provider_changed=changed)
+                           fact_rows_inserted=inserted, seconds=0.0, per_provider_changed=dict(changed))
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -157,21 +177,60 @@ def choose_current_fetches(con: duckdb.DuckDBPyConnection) -> None:
         qualify row_number() over (partition by scope_key order by fetched_at desc, fetch_id desc) = 1""")
 
 
-def delete_dirty_rows(con: duckdb.DuckDBPyConnection, *, full: bool) -> int:
-    """Keep the dirty scopes' fact rows as temp table ``old_fact_rows``, then delete what the models rebuild:
-    everything derived on a full rebuild, else the fact and quarantine rows of the dirty scopes. Returns the fact
-    rows deleted."""
+def clear_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """A full rebuild starts from empty derived tables (the history step empties its own)."""
+    for table in _DERIVED_TABLES:
+        con.execute(f"delete from {table}")
+
+
+def fetch_batches(con: duckdb.DuckDBPyConnection, fetches: str, batch: str) -> Iterator[int]:
+    """Temp table ``batch``, filled in turn with slices of ``fetches`` holding about ``BATCH_ROWS`` raw rows
+    (their fetch logs' ``records``) each: the scopes rebuilt together. Yields the batch number."""
+    con.execute(f"""create or replace temp table batched_fetches as
+        select *, cast(floor(sum(coalesce(records, 0) + 1) over (order by scope_key, fetch_id
+                                                                rows unbounded preceding) / ?) as bigint) as batch
+        from {fetches}""", [BATCH_ROWS])
+    numbers = [int(n) for (n,) in con.execute("select distinct batch from batched_fetches order by 1").fetchall()]
+    for number in numbers or [0]:  # one (empty) batch at least: the per-batch table models create their tables
+        con.execute(f"create or replace temp table {batch} as "
+                    f"select * exclude (batch) from batched_fetches where batch = ?", [number])
+        yield number
+
+
+def delete_batch_rows(con: duckdb.DuckDBPyConnection, batch: str, *, full: bool) -> int:
+    """Keep the batch's scopes' fact rows as temp table ``old_fact_rows``, then delete their fact and quarantine
+    rows, which the models rebuild (nothing to delete on a full rebuild). Returns the fact rows deleted."""
     key = ", ".join(FACT_KEY)
+    scopes = f"(select scope_key from {batch})"
     con.execute(f"""create or replace temp table old_fact_rows as select {key}, value, unit, currency
-        from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)""")
+        from {FACT_TARGET} where scope_key in {scopes}""")
     if full:
-        for table in _DERIVED_TABLES:
-            con.execute(f"delete from {table}")
-        return _count(con, "select count(*) from old_fact_rows")
-    deleted = _count(con, f"select count(*) from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)")
-    con.execute(f"delete from {FACT_TARGET} where scope_key in (select scope_key from dirty_scopes)")
-    con.execute("delete from analytics.quarantined_values where scope_key in (select scope_key from dirty_scopes)")
-    return deleted
+        return 0
+    con.execute(f"delete from {FACT_TARGET} where scope_key in {scopes}")
+    con.execute(f"delete from analytics.quarantined_values where scope_key in {scopes}")
+    return _count(con, "select count(*) from old_fact_rows")
+
+
+def delete_unfetched_dirty_rows(con: duckdb.DuckDBPyConnection, changed: Counter[str]) -> int:
+    """The rows of dirty scopes no current fetch rebuilds (superseded window scopes): removed, and counted as
+    changed. Returns the fact rows deleted."""
+    scopes = "(select scope_key from dirty_scopes where scope_key not in (select scope_key from current_fetches))"
+    removed = con.execute(f"select provider, count(*) from {FACT_TARGET} where scope_key in {scopes} "
+                          f"group by all").fetchall()
+    con.execute(f"delete from {FACT_TARGET} where scope_key in {scopes}")
+    con.execute(f"delete from analytics.quarantined_values where scope_key in {scopes}")
+    changed.update({str(provider): int(count) for provider, count in removed})
+    return sum(int(count) for _, count in removed)
+
+
+def dim_sources(models: list[SqlModel], sources: dict[str, str]) -> dict[str, str]:
+    """The raw tables the dimension models read (through their staging views, or as their own inputs): the only
+    ones the dimension pass needs the new rows of."""
+    staging = {m.name: m.inputs for m in models if m.kind == "staging"}
+    dims = [m for m in models if m.kind == "dim"]
+    read = {name for m in dims for name in staging if re.search(rf"\b{name}\b", m.body)}
+    tables = {table for name in read for table in staging[name]} | {table for m in dims for table in m.inputs}
+    return {table: source for table, source in sources.items() if table in tables}
 
 
 def newest_fetch_load_id(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -180,9 +239,10 @@ def newest_fetch_load_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None or row[0] is None else str(row[0])
 
 
-def apply_models(con: duckdb.DuckDBPyConnection, models: list[SqlModel], load_id: str | None) -> int:
-    """Apply every model in run order; returns the fact rows inserted."""
-    return sum(apply_model(con, model, load_id) for model in sorted(models, key=run_order))
+def apply_models(con: duckdb.DuckDBPyConnection, models: list[SqlModel], load_id: str | None, *,
+                 kinds: frozenset[str] | set[str]) -> int:
+    """Apply the models of ``kinds`` in run order; returns the fact rows inserted."""
+    return sum(apply_model(con, model, load_id) for model in sorted(models, key=run_order) if model.kind in kinds)
 
 
 def apply_model(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | None) -> int:
@@ -235,13 +295,13 @@ def advance_watermark(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("insert or replace into staging.transform_state values ('layout_version', ?)", [LAYOUT_VERSION])
 
 
-def changed_fact_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Per provider, the fact rows of the dirty scopes inserted, removed or changed (value, unit or currency)."""
+def changed_fact_rows(con: duckdb.DuckDBPyConnection, batch: str) -> dict[str, int]:
+    """Per provider, the fact rows of the batch's scopes inserted, removed or changed (value, unit or currency)."""
     key = ", ".join(FACT_KEY)
     join_on = " and ".join(f"n.{c} is not distinct from o.{c}" for c in FACT_KEY)
     rows = con.execute(f"""
         with new_rows as (select {key}, value, unit, currency from {FACT_TARGET}
-                          where scope_key in (select scope_key from dirty_scopes))
+                          where scope_key in (select scope_key from {batch}))
         select coalesce(n.provider, o.provider) as provider, count(*)
         from new_rows n full outer join old_fact_rows o on {join_on}
         where n.provider is null or o.provider is null or n.value is distinct from o.value
@@ -262,16 +322,17 @@ def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sour
         join history_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
         qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
                                    order by f.fetched_at desc, f.fetch_id desc) = 1""")
-    create_inputs(con, sources, "history_fetches", watermark, with_new=False)
     if watermark.full:
         con.execute(f"delete from {HISTORY_TARGET}")
     else:
         con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
                         where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
-    for model in models:
-        if model.kind != "fact":
-            continue
-        try:
-            insert_facts(con, model, HISTORY_TARGET, load_id)
-        except duckdb.Error as exc:
-            raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
+    for _ in fetch_batches(con, "history_fetches", "history_batch"):
+        create_inputs(con, sources, "history_batch", watermark, with_new=False)
+        for model in models:
+            if model.kind != "fact":
+                continue
+            try:
+                insert_facts(con, model, HISTORY_TARGET, load_id)
+            except duckdb.Error as exc:
+                raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
