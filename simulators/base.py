@@ -4,11 +4,13 @@ A simulator is a ``SimApp`` subclass that registers routes and holds a determini
 truth; ``SimServer`` serves it on a free loopback port in a background thread. Faults are switched on per test:
 429 bursts with ``Retry-After`` (seconds or HTTP date), a share of 5xx answers, slow answers, dropped
 connections and answers dripped one byte at a time, all drawn from a seeded generator so a failing test can be
-replayed.
+replayed. ``SimApp.latency`` adds a fixed delay before every routed answer, as a distant server would (not a
+fault: it is the same for every request and draws nothing from the generator).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import email.utils
 import json
@@ -19,7 +21,7 @@ import socketserver
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -98,8 +100,16 @@ class SimApp:
 
     name = "sim"
 
-    def __init__(self, *, faults: Faults | None = None) -> None:
+    def __init__(self, *, faults: Faults | None = None, latency: float = 0.0) -> None:
+        """Create the app.
+
+        Args:
+            faults: the faults to inject (none by default).
+            latency: seconds added before every routed answer; a plain attribute, so it may be changed while
+                the app is served (a request already waiting keeps the value it read).
+        """
         self.faults = faults or Faults()
+        self.latency = latency
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.RLock()
@@ -178,6 +188,13 @@ class SimApp:
             return self.throttle_response()
         if fault == "slow":
             time.sleep(self.faults.slow_seconds)
+        # The round trip of a distant server: every answer the routes give waits the same, outside the lock so
+        # concurrent requests wait side by side (as they would on a real network), never one after another.
+        # Refusals and injected faults above answer at once, so the fault tests keep their timing; the 404 of an
+        # unknown path is routed like any answer.
+        latency = self.latency
+        if latency > 0:
+            time.sleep(latency)
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method == request.method:
@@ -313,3 +330,32 @@ class SimServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_from_command_line(app: SimApp, loader_env: Callable[[str], dict[str, str]], *, port: int,
+                            argv: Sequence[str] | None = None) -> None:
+    """Serve ``app`` until Ctrl-C, for manual use (a simulator module's ``__main__``).
+
+    Prints the ``export`` lines that point the loader at it. Options: ``--port`` (default ``port``) and
+    ``--latency SECONDS`` (added before every routed answer, see ``SimApp.latency``).
+
+    Args:
+        app: the simulator to serve.
+        loader_env: the served base URL -> the loader's environment (a simulator's ``demo`` config function).
+        port: the default port.
+        argv: the command line without the program name; default ``sys.argv[1:]``.
+    """
+    parser = argparse.ArgumentParser(description=f"Serve the {app.name} simulator on loopback.")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--latency", type=float, default=app.latency, metavar="SECONDS",
+                        help="seconds added before every routed answer (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.latency < 0:
+        parser.error("--latency must be >= 0")
+    app.latency = args.latency
+    with SimServer(app, port=args.port) as server:
+        for key, value in loader_env(server.url).items():
+            print(f"export {key}={value}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
