@@ -124,4 +124,5 @@ def handling_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        clear()
+        # The flag stays set: a worker thread still finishing its wait must see the stop too, or the
+        # interpreter, which joins worker threads at exit, would wait for it. The next command clears it.

@@ -21,6 +21,8 @@ KINDS = {
     "macro": "executed as written, before every other model",
     "staging": "a temp view of the file's name over the src_<raw table> relation it names as input",
     "intermediate": "a temp view of the file's name over staging views and other intermediates",
+    "batch_table": "a temp table of the file's name, rebuilt for each batch of scopes before the facts read it "
+                   "(an intermediate read by several models, computed once)",
     "fact": "a temp view of the file's name; its rows replace, per scope, those of staging.fact_rows",
     "quarantine": "a temp view of the file's name; its rows replace, per scope, those of analytics.quarantined_values",
     "dim": "a temp view of the file's name; its campaign observations are merged into analytics.dim_campaign",
@@ -35,7 +37,7 @@ STATEMENT_KINDS = frozenset({"macro", "view", "table"})
 
 # Macros first, then the staging views and the intermediates every other model selects from; the rest in path
 # order. Path order alone gives the same within transforms/sql; the kinds keep it for any folder layout.
-_KIND_ORDER = {"macro": 0, "staging": 1, "intermediate": 2}
+_KIND_ORDER = {"macro": 0, "staging": 1, "intermediate": 2, "batch_table": 3}
 
 _HEADER_RE = re.compile(r"^--\s*materialize:\s*(\w+)")
 _INPUTS_RE = re.compile(r"^--\s*inputs:\s*(.+)$", re.MULTILINE)

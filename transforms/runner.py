@@ -2,13 +2,14 @@
 
 A transform looks at the fetch log rows loaded since the last transform (the watermark is the newest dlt load id
 seen), takes their scopes as *dirty*, and rebuilds exactly those scopes from the newest fetch of each: delete the
-scope's rows, insert the new ones, in one transaction. A full rebuild marks every scope dirty and empties the
-derived tables first; both paths run the same SQL, so they give the same result. ``run_transforms`` runs the
-steps below in order; each is one small function.
+scope's rows, insert the new ones, a batch of scopes per transaction. A full rebuild marks every scope dirty and
+empties the derived tables first; both paths run the same SQL, so they give the same result. ``run_transforms``
+runs the steps below in order; each is one small function.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import Counter
@@ -50,9 +51,9 @@ HISTORY_TARGET = "staging.fact_history_rows"
 # kinds defined once per transform (views re-bound to each batch's src_* relations), and kinds applied per batch
 # of scopes (they read the current rows)
 DEFINITION_KINDS = frozenset({"macro", "staging", "intermediate"})
-SCOPE_KINDS = frozenset({"fact", "quarantine", "table"})
+SCOPE_KINDS = frozenset({"batch_table", "fact", "quarantine", "table"})
 # raw rows per batch of scopes rebuilt together: a backfill of any size transforms in bounded memory
-BATCH_ROWS = 100_000
+BATCH_ROWS = 20_000
 # the tables a full rebuild empties before it inserts (staging.fact_history_rows is emptied by the history step)
 _DERIVED_TABLES = (FACT_TARGET, "analytics.dim_campaign", "analytics.extraction_errors",
                    "analytics.quarantined_values")
@@ -71,53 +72,64 @@ class TransformResult:
 
 def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_dir: Path = SQL_DIR,
                    seeds_dir: Path = SEEDS_DIR) -> TransformResult:
-    """Bring ``staging`` and ``analytics`` up to date with ``raw``; one transaction, all or nothing."""
+    """Bring ``staging`` and ``analytics`` up to date with ``raw``.
+
+    Each step (and each batch of scopes) is its own transaction, so the memory a transform holds is bounded by a
+    batch, not by the backfill. Every step is a replacement (delete a scope's rows, insert them again), and the
+    watermark moves only in the last one: a transform cut short anywhere is redone in full by the next, and a full
+    rebuild cut short leaves the layout unmarked, so the next transform is a full rebuild again. Nothing reads
+    the work file in between: it is published only after a transform completed.
+    """
     started = time.monotonic()
     models = load_models(sql_dir)
     con.execute("set TimeZone = 'UTC'")
     con.execute(runner_sql("tables"))
-    con.execute("begin transaction")
-    try:
-        result = _transform(con, models, full=full, seeds_dir=seeds_dir)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    result.seconds = time.monotonic() - started
-    return result
-
-
-def _transform(con: duckdb.DuckDBPyConnection, models: list[SqlModel], *, full: bool,
-               seeds_dir: Path) -> TransformResult:
-    watermark = read_watermark(con, full=full)
-    load_seeds(con, seeds_dir)
-    create_raw_unions(con)
-    mark_superseded_scopes(con, watermark)
-    dirty = mark_dirty_scopes(con, watermark)
-    choose_current_fetches(con)
-    sources = input_sources(con, needed_inputs(models))
-    load_id = newest_fetch_load_id(con)
-    if watermark.full:
-        clear_derived_tables(con)
-    create_inputs(con, sources, "no_fetches", watermark, with_new=False)
-    apply_models(con, models, load_id, kinds=DEFINITION_KINDS)
+    with _transaction(con):
+        watermark = read_watermark(con, full=full)
+        load_seeds(con, seeds_dir)
+        create_raw_unions(con)
+        mark_superseded_scopes(con, watermark)
+        dirty = mark_dirty_scopes(con, watermark)
+        choose_current_fetches(con)
+        sources = input_sources(con, needed_inputs(models))
+        load_id = newest_fetch_load_id(con)
+        if watermark.full:
+            clear_derived_tables(con)
+        create_inputs(con, sources, "no_fetches", watermark, with_new=False)
+        apply_models(con, models, load_id, kinds=DEFINITION_KINDS)
     inserted = deleted = 0
     changed: Counter[str] = Counter()
     for _ in fetch_batches(con, "current_fetches", "current_batch"):
-        create_inputs(con, sources, "current_batch", watermark, with_new=False)
-        deleted += delete_batch_rows(con, "current_batch", full=watermark.full)
-        inserted += apply_models(con, models, load_id, kinds=SCOPE_KINDS)
-        changed.update(changed_fact_rows(con, "current_batch"))
-    deleted += delete_unfetched_dirty_rows(con, changed)
-    create_inputs(con, dim_sources(models, sources), "no_fetches", watermark, with_new=True)
-    apply_models(con, models, load_id, kinds={"dim"})
-    merge_dim_campaign(con, [m for m in models if m.kind == "dim"])
-    apply_models(con, models, load_id, kinds={"view"})
-    insert_errors(con, watermark)
-    advance_watermark(con)
+        with _transaction(con):
+            create_inputs(con, sources, "current_batch", watermark, with_new=False)
+            deleted += delete_batch_rows(con, "current_batch", full=watermark.full)
+            inserted += apply_models(con, models, load_id, kinds=SCOPE_KINDS)
+            changed.update(changed_fact_rows(con, "current_batch"))
+    with _transaction(con):
+        deleted += delete_unfetched_dirty_rows(con, changed)
+        create_inputs(con, dim_sources(models, sources), "no_fetches", watermark, with_new=True)
+        apply_models(con, models, load_id, kinds={"dim"})
+        merge_dim_campaign(con, [m for m in models if m.kind == "dim"])
+        apply_models(con, models, load_id, kinds={"view"})
     rebuild_history(con, models, sources, watermark, load_id)
+    with _transaction(con):
+        insert_errors(con, watermark)
+        advance_watermark(con)
     return TransformResult(full=watermark.full, dirty_scopes=dirty, fact_rows_deleted=deleted,
-                           fact_rows_inserted=inserted, seconds=0.0, per_provider_changed=dict(changed))
+                           fact_rows_inserted=inserted, seconds=time.monotonic() - started,
+                           per_provider_changed=dict(changed))
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        raise
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -178,9 +190,11 @@ def choose_current_fetches(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def clear_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """A full rebuild starts from empty derived tables (the history step empties its own)."""
+    """A full rebuild starts from empty derived tables (the history step empties its own), and unmarks the
+    layout until it completes: a full rebuild cut short is followed by another."""
     for table in _DERIVED_TABLES:
         con.execute(f"delete from {table}")
+    con.execute("delete from staging.transform_state where name = 'layout_version'")
 
 
 def fetch_batches(con: duckdb.DuckDBPyConnection, fetches: str, batch: str) -> Iterator[int]:
@@ -250,6 +264,8 @@ def apply_model(con: duckdb.DuckDBPyConnection, model: SqlModel, load_id: str | 
     try:
         if model.kind in STATEMENT_KINDS:
             con.execute(model.sql)
+        elif model.kind == "batch_table":
+            con.execute(f'create or replace temp table "{model.name}" as\n{model.body}')
         elif model.kind in VIEW_KINDS:
             # a temp view of the file's name, re-bound on every query: the history pass, which replaces the src_*
             # relations with the rows of other fetches, reads it afresh
@@ -314,25 +330,28 @@ def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sour
                     watermark: Watermark, load_id: str | None) -> None:
     """One row per fact key per observed UTC day: the fact models re-run over the last fetch of each
     (scope, day) that new loads touched, replacing those (scope, day) pairs in ``staging.fact_history_rows``."""
-    con.execute(f"""create or replace temp table history_pairs as
-        select distinct scope_key, cast(fetched_at as date) as observed_date from all_fetches
-        where {watermark.is_new('_dlt_load_id')}""")
-    con.execute("""create or replace temp table history_fetches as
-        select f.* from all_fetches f
-        join history_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
-        qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
-                                   order by f.fetched_at desc, f.fetch_id desc) = 1""")
-    if watermark.full:
-        con.execute(f"delete from {HISTORY_TARGET}")
-    else:
-        con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
-                        where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
+    with _transaction(con):
+        con.execute(f"""create or replace temp table history_pairs as
+            select distinct scope_key, cast(fetched_at as date) as observed_date from all_fetches
+            where {watermark.is_new('_dlt_load_id')}""")
+        con.execute("""create or replace temp table history_fetches as
+            select f.* from all_fetches f
+            join history_pairs p on p.scope_key = f.scope_key and p.observed_date = cast(f.fetched_at as date)
+            qualify row_number() over (partition by f.scope_key, cast(f.fetched_at as date)
+                                       order by f.fetched_at desc, f.fetch_id desc) = 1""")
+        if watermark.full:
+            con.execute(f"delete from {HISTORY_TARGET}")
+        else:
+            con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
+                            where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
     for _ in fetch_batches(con, "history_fetches", "history_batch"):
-        create_inputs(con, sources, "history_batch", watermark, with_new=False)
-        for model in models:
-            if model.kind != "fact":
-                continue
-            try:
-                insert_facts(con, model, HISTORY_TARGET, load_id)
-            except duckdb.Error as exc:
-                raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
+        with _transaction(con):
+            create_inputs(con, sources, "history_batch", watermark, with_new=False)
+            apply_models(con, models, load_id, kinds={"batch_table"})
+            for model in models:
+                if model.kind != "fact":
+                    continue
+                try:
+                    insert_facts(con, model, HISTORY_TARGET, load_id)
+                except duckdb.Error as exc:
+                    raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc

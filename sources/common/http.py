@@ -666,7 +666,7 @@ class HttpClient:
                 future.add_done_callback(on_done)
                 queue.append(future)
 
-        failed = False
+        abandon = False
         try:
             refill()
             while queue:
@@ -685,15 +685,19 @@ class HttpClient:
                 yield result
         except GeneratorExit:
             raise
+        except interrupt.Interrupted:
+            # after a stop request the running workers notice it within a slice: waiting for them is short
+            abandon = interrupt.requested() is None
+            raise
         except BaseException:
-            failed = True
+            abandon = True
             raise
         finally:
-            # A failure is raised without waiting for the running workers (a stop request ends them by itself);
-            # a finished or abandoned map waits for them, as before, so no worker outlives its caller unnoticed.
+            # A worker's failure is raised without waiting for the others (they end with their own request); a
+            # finished, stopped or closed map waits for its workers, so none outlives its caller unnoticed.
             for future in queue:
                 future.cancel()
-            pool.shutdown(wait=not failed, cancel_futures=True)
+            pool.shutdown(wait=not abandon, cancel_futures=True)
 
 
 def _content_length(headers: httpx.Headers) -> int | None:

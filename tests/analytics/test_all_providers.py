@@ -4,6 +4,7 @@ for the whole warehouse, not only for one provider."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -101,3 +102,66 @@ def test_status_reports_all_five(demo_warehouse: Path, run_cli, capsys) -> None:
     out = capsys.readouterr().out
     for provider in PROVIDERS:
         assert re.search(rf"^\s*{provider}\s+\S", out, re.M), provider
+
+
+DERIVED = {
+    "staging.fact_rows": "select * from staging.fact_rows",
+    "staging.fact_history_rows": "select * from staging.fact_history_rows",
+    "analytics.quarantined_values": "select * from analytics.quarantined_values",
+    "analytics.dim_campaign": "select * from analytics.dim_campaign",
+    "analytics.extraction_errors": "select * from analytics.extraction_errors",
+}
+
+
+def derived_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {table: sorted(con.execute(sql).fetchall(), key=repr) for table, sql in DERIVED.items()}
+
+
+def rebuilt_copy(demo_warehouse: Path, target: Path) -> Path:
+    """A copy of the demo's work file, its analytics rebuilt from raw alone."""
+    from transforms import run_transforms
+
+    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", target)
+    with duckdb.connect(str(target)) as con:
+        run_transforms(con, full=True)
+    return target
+
+
+def test_small_transform_batches_give_the_same_warehouse(demo_warehouse: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms import runner
+
+    whole = derived_rows(rebuilt_copy(demo_warehouse, tmp_path / "whole.duckdb"))
+    assert whole["staging.fact_rows"] and whole["staging.fact_history_rows"] and whole["analytics.dim_campaign"]
+    monkeypatch.setattr(runner, "BATCH_ROWS", 300)
+    batched = rebuilt_copy(demo_warehouse, tmp_path / "batched.duckdb")
+    assert derived_rows(batched) == whole
+
+
+def test_a_full_rebuild_cut_short_is_followed_by_a_full_rebuild(demo_warehouse: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms import runner
+
+    expected = derived_rows(rebuilt_copy(demo_warehouse, tmp_path / "whole.duckdb"))
+    work = tmp_path / "cut.duckdb"
+    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", work)
+    monkeypatch.setattr(runner, "BATCH_ROWS", 300)
+    real = runner.changed_fact_rows
+    calls = 0
+
+    def crash_on_the_third_batch(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "changed_fact_rows", crash_on_the_third_batch)
+    with duckdb.connect(str(work)) as con, pytest.raises(RuntimeError):
+        runner.run_transforms(con, full=True)
+    monkeypatch.setattr(runner, "changed_fact_rows", real)
+    with duckdb.connect(str(work)) as con:
+        again = runner.run_transforms(con)
+    assert again.full, "the layout stays unmarked until a full rebuild completes"
+    assert derived_rows(work) == expected

@@ -442,3 +442,29 @@ def test_a_stopped_simulator_does_not_wait_for_a_dripping_answer(serve) -> None:
     http.close()
     assert not caller.is_alive(), "the client saw the cut answer end the connection"
     assert len(outcome) == 1 and isinstance(outcome[0], TransientHttpError)
+
+
+def test_a_stopped_map_returns_after_its_workers_and_the_stop_outlives_the_command(stop_after) -> None:
+    """A stop during a rate-limit wait: ``map`` raises once every worker has ended, and the stop request is
+    still set after the command's signal handlers are gone, so no worker left waiting keeps the process alive
+    (the interpreter joins worker threads at exit)."""
+    http = client(scripted()[0], HttpPolicy(max_concurrency=4))
+    started: list[int] = []
+    ended: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        try:
+            interrupt.sleep(30)
+        finally:
+            ended.append(i)
+        return i
+
+    with interrupt.handling_signals():
+        stop_after(0.3)
+        begun = time.monotonic()
+        with pytest.raises(interrupt.Interrupted):
+            list(http.map(work, range(20)))
+    assert time.monotonic() - begun < 2.0
+    assert len(ended) == len(started) < 20, "every started worker had ended when map raised"
+    assert interrupt.requested() == signal.SIGTERM

@@ -1,9 +1,10 @@
--- materialize: intermediate
+-- materialize: batch_table
 -- grain: one row per candidate metric field (or missing metrics block) of every provider, from the field models in
 -- by_provider/, each read by the one rule of 00_macros/values.sql: value is set when the value is published,
 -- reason when it is quarantined (null, not finite, out of range, a negative count, unreadable; a block that is
 -- missing, null or of another type). 30_marts/fct_metrics.sql and quarantine_values.sql only filter this
--- relation, so fact and quarantine can never disagree.
+-- relation, so fact and quarantine can never disagree; it is a temp table rebuilt per batch of scopes, so the
+-- JSON is read once for both.
 with fields as (
     select * from int_experiture__metric_fields
     union all by name
