@@ -41,61 +41,62 @@ create or replace macro etl__money_amount(t) as
 create or replace macro etl__money_currency(t) as
     nullif(regexp_extract(trim(t), '^([+-]?[\d,]*\.?\d*)\s*([A-Z]{3})$', 2), '');
 
-create or replace macro etl__is_number(v) as
-    coalesce(json_type(v) in ('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT'), false);
-
 create or replace macro etl__text(v) as
     case when json_type(v) = 'VARCHAR' then v ->> '$' end;
 
--- the number a value reads as for its kind, before the checks of etl__reason
-create or replace macro etl__read(v, kind) as
+-- The rule proper works on a value v with its JSON type t = json_type(v) and its text s = etl__text(v), which a
+-- model computes once per row (etl__typed_*): every JSON function keeps a vector of parsed documents per call
+-- site, and the rule reads the type and the text a dozen times. etl__read / etl__unit / etl__currency /
+-- etl__reason / etl__value below are the same rule on v alone.
+
+-- the number a value reads as for its kind, before the checks of etl__check
+create or replace macro etl__typed_read(v, t, s, kind) as
     case
         when kind = 'descriptive' or v is null then null
-        when etl__is_number(v) then cast(v as double) / (case when kind = 'percent' then 100 else 1 end)
-        when json_type(v) = 'VARCHAR' then (case
-            when kind in ('count', 'days', 'seconds', 'multiple') then etl__number(etl__text(v))
-            when kind = 'ratio' then coalesce(etl__percent_text(etl__text(v)), etl__number(etl__text(v)))
-            when kind = 'percent' then coalesce(etl__percent_text(etl__text(v)), etl__number(etl__text(v)) / 100)
-            when kind = 'money' then (case when etl__is_money(etl__text(v)) then etl__money_amount(etl__text(v))
-                                           else etl__number(etl__text(v)) end)
-            when kind = 'auto' then coalesce(etl__percent_text(etl__text(v)), etl__money_amount(etl__text(v)),
-                                             etl__number(etl__text(v)))
+        when coalesce(t in ('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT'), false)
+            then cast(v as double) / (case when kind = 'percent' then 100 else 1 end)
+        when t = 'VARCHAR' then (case
+            when kind in ('count', 'days', 'seconds', 'multiple') then etl__number(s)
+            when kind = 'ratio' then coalesce(etl__percent_text(s), etl__number(s))
+            when kind = 'percent' then coalesce(etl__percent_text(s), etl__number(s) / 100)
+            when kind = 'money' then (case when etl__is_money(s) then etl__money_amount(s) else etl__number(s) end)
+            when kind = 'auto' then coalesce(etl__percent_text(s), etl__money_amount(s), etl__number(s))
         end)
     end;
 
-create or replace macro etl__unit(v, kind) as
+create or replace macro etl__typed_unit(s, kind) as
     case
         when kind = 'descriptive' then null
         when kind in ('ratio', 'percent') then 'ratio'
         when kind = 'money' then 'currency'
         when kind = 'auto' then (case
-            when etl__percent_text(etl__text(v)) is not null then 'ratio'
-            when etl__money_amount(etl__text(v)) is not null then 'currency'
+            when etl__percent_text(s) is not null then 'ratio'
+            when etl__money_amount(s) is not null then 'currency'
             else 'count' end)
         else kind
     end;
 
 -- the code of "2,480 TRY"; a money number carries none, so it is in the account's currency
-create or replace macro etl__currency(v, kind, account_currency) as
+create or replace macro etl__typed_currency(s, kind, account_currency) as
     case
         when kind not in ('money', 'auto') then null
-        when etl__is_money(etl__text(v)) then etl__money_currency(etl__text(v))
+        when etl__is_money(s) then etl__money_currency(s)
         when kind = 'money' then account_currency
     end;
 
--- why a value is not published, given x = etl__read(v, kind) and unit = etl__unit(v, kind); the intermediate
+-- why a value is not published, given x = etl__typed_read(...) and unit = etl__typed_unit(...); the intermediate
 -- models compute x and unit once per row and call this, since a macro is inlined wherever it is used
-create or replace macro etl__check(v, kind, x, unit) as
+create or replace macro etl__typed_check(v, t, s, kind, x, unit) as
     case
         when kind = 'descriptive' or v is null then null
         -- a known metric field sent as null lost its value upstream; an unknown one is merely absent
-        when json_type(v) = 'NULL' then (case when kind <> 'auto' then 'null' end)
-        when coalesce(etl__text(v) in ('NaN', 'Infinity', '-Infinity'), false) then 'not finite: ' || etl__text(v)
+        when t = 'NULL' then (case when kind <> 'auto' then 'null' end)
+        when coalesce(s in ('NaN', 'Infinity', '-Infinity'), false) then 'not finite: ' || s
         when x is null then (case
             when kind = 'auto' then null                                   -- not a number: it stays in raw
-            when kind = 'money' and etl__is_money(etl__text(v)) then null  -- a bare currency code, no amount
-            when json_type(v) = 'VARCHAR' then printf('not a %s value: %s', kind, v)
-            else printf('not a %s value: a JSON %s', kind, lower(json_type(v)))
+            when kind = 'money' and etl__is_money(s) then null             -- a bare currency code, no amount
+            when t = 'VARCHAR' then printf('not a %s value: %s', kind, v)
+            else printf('not a %s value: a JSON %s', kind, lower(t))
         end)
         -- 2^63 and beyond does not fit a 64-bit integer: a provider fault (10**30, 1.7e308), never a figure; a
         -- digit string too long for a double reads as inf and is out of range too
@@ -103,6 +104,18 @@ create or replace macro etl__check(v, kind, x, unit) as
         when not isfinite(x) then 'not finite: ' || cast(v as varchar)
         when x < 0 and unit in ('count', 'seconds', 'days') then 'negative ' || unit
     end;
+
+create or replace macro etl__read(v, kind) as
+    etl__typed_read(v, json_type(v), etl__text(v), kind);
+
+create or replace macro etl__unit(v, kind) as
+    etl__typed_unit(etl__text(v), kind);
+
+create or replace macro etl__currency(v, kind, account_currency) as
+    etl__typed_currency(etl__text(v), kind, account_currency);
+
+create or replace macro etl__check(v, kind, x, unit) as
+    etl__typed_check(v, json_type(v), etl__text(v), kind, x, unit);
 
 create or replace macro etl__reason(v, kind) as
     etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind));

@@ -17,19 +17,25 @@ with fields as (
     select * from int_shoplive__metric_fields
 ),
 
-readings as (
-    -- each macro once per row (a macro is inlined wherever it is used): value and reason below are
-    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
-    select *,
-        case when block_reason is null then etl__read(v, kind) end as number,
-        case when block_reason is null then etl__unit(v, kind) end as unit,
-        case when block_reason is null then etl__currency(v, kind, account_currency) end as currency
+typed as (
+    -- the JSON type and text of each value computed once (00_macros/values.sql, etl__typed_*)
+    select *, json_type(v) as v_type, etl__text(v) as v_text
     from fields
     where kind <> 'descriptive'
 ),
 
+readings as (
+    -- each macro once per row (a macro is inlined wherever it is used): value and reason below are
+    -- etl__value(v, kind) and etl__reason(v, kind) = etl__check(v, kind, etl__read(v, kind), etl__unit(v, kind))
+    select *,
+        case when block_reason is null then etl__typed_read(v, v_type, v_text, kind) end as number,
+        case when block_reason is null then etl__typed_unit(v_text, kind) end as unit,
+        case when block_reason is null then etl__typed_currency(v_text, kind, account_currency) end as currency
+    from typed
+),
+
 checked as (
-    select *, coalesce(block_reason, etl__check(v, kind, number, unit)) as reason
+    select *, coalesce(block_reason, etl__typed_check(v, v_type, v_text, kind, number, unit)) as reason
     from readings
 ),
 
