@@ -47,10 +47,6 @@ log = logging.getLogger("campaign_etl.runner")
 
 STEPS = ("extract", "normalize", "load", "transform")
 
-# Arrow buffers from the system allocator, not Arrow's own pool: that pool keeps what the loads freed (tens of MB
-# per load), while malloc's can be handed back before the transform (``_return_freed_memory``).
-pa.set_memory_pool(pa.system_memory_pool())
-
 
 @dataclass
 class ProviderOutcome:

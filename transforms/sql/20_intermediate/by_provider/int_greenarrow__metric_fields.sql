@@ -40,15 +40,26 @@ summaries as (
         has_started
     from campaigns
     union all
-    select c.account_id, c.campaign_id, c.scope_key, c.observed_at,
+    select account_id, campaign_id, scope_key, observed_at,
         'content' as breakdown_type,
-        s.value ->> '$.content.id' as breakdown_value,
-        'content_stats[' || coalesce(s.value ->> '$.content.id', s.key) || '].stat_summary' as block,
-        s.value -> '$.stat_summary' as summary,
-        coalesce(json_exists(s.value, '$.stat_summary'), false) as block_sent,
-        c.has_started
-    from campaigns as c, json_each(c.content_stats) as s
-    where json_type(c.content_stats) = 'ARRAY'
+        content_id as breakdown_value,
+        'content_stats[' || coalesce(content_id, slice_key) || '].stat_summary' as block,
+        slice_summary as summary,
+        slice_summary is not null as block_sent,
+        has_started
+    from (
+        select c.account_id, c.campaign_id, c.scope_key, c.observed_at, c.has_started, s.key as slice_key,
+            json_extract_string(s.value, '$.content.id') as content_id,
+            json_extract(s.value, '$.stat_summary') as slice_summary
+        from campaigns as c, json_each(c.content_stats) as s
+        where json_type(c.content_stats) = 'ARRAY'
+    )
+),
+
+-- each block's type and its bounce codes read once, for every use below
+blocks as materialized (
+    select *, json_type(summary) as summary_type, json_type(bounces) as bounces_type
+    from (select *, json_extract(summary, '$.bounces_unique_by_code') as bounces from summaries)
 ),
 
 summary_fields as (
@@ -58,8 +69,8 @@ summary_fields as (
         f.key as metric,
         f.value as v,
         greenarrow__summary_kind(f.key) as kind
-    from summaries as s, json_each(s.summary) as f
-    where json_type(s.summary) = 'OBJECT'
+    from blocks as s, json_each(s.summary) as f
+    where s.summary_type = 'OBJECT'
       and f.key <> 'bounces_unique_by_code'
 ),
 
@@ -73,8 +84,8 @@ bounce_codes as (
         'bounces_unique' as metric,
         c.value as v,
         'count' as kind
-    from summaries as s, json_each(s.summary -> '$.bounces_unique_by_code') as c
-    where json_type(s.summary -> '$.bounces_unique_by_code') = 'OBJECT'
+    from blocks as s, json_each(s.bounces) as c
+    where s.bounces_type = 'OBJECT'
 ),
 
 link_fields as (
@@ -106,20 +117,20 @@ missing_blocks as (
         summary as v,
         'block' as kind,
         case when not block_sent then 'missing block'
-             when json_type(summary) = 'NULL' then 'null block'
+             when summary_type = 'NULL' then 'null block'
              else 'not an object' end as block_reason
-    from summaries
-    where has_started and coalesce(json_type(summary), 'NULL') <> 'OBJECT'
+    from blocks
+    where has_started and coalesce(summary_type, 'NULL') <> 'OBJECT'
     union all
     select account_id, campaign_id, scope_key, observed_at, breakdown_type, breakdown_value,
         'campaigns' as endpoint,
         block || '.bounces_unique_by_code' as field,
-        summary -> '$.bounces_unique_by_code' as v,
+        bounces as v,
         'block' as kind,
         'not an object' as block_reason
-    from summaries
-    where json_type(summary) = 'OBJECT'
-      and json_type(summary -> '$.bounces_unique_by_code') not in ('OBJECT', 'NULL')
+    from blocks
+    where summary_type = 'OBJECT'
+      and bounces_type not in ('OBJECT', 'NULL')
 ),
 
 final as (
