@@ -16,6 +16,7 @@ BENCHMARKS: list[list[str]] = [
     ["rate_limit.py"],
     ["transform_cost.py"],
     ["scale.py", "1000", "--latency", "0", "0.05"],
+    ["nightly_requests.py"],
 ]
 
 for script, *args in BENCHMARKS:

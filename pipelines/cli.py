@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="nightly incremental load, then transforms")
     run.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
+    run.add_argument("--recheck", action="store_true",
+                     help="pull every window of the lookback, settled ones included (see SETTLE_DAYS)")
     warehouse_arg(run)
     backfill = sub.add_parser("backfill", help="load exactly a date range, then transforms")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD")
@@ -130,7 +132,8 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
         check_keys(registry.available().values())
     warehouse = warehouse_path(args.warehouse)
     if args.command == "run":
-        result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress)
+        result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress,
+                      recheck=args.recheck)
         print(report.run_summary(result))
         return result.exit_code
     if args.command == "backfill":

@@ -33,6 +33,10 @@ DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_START_DAYS_AGO = 90
 # rows per dlt load: a crash costs at most one load, and memory holds at most one (a few tens of MB)
 DEFAULT_RECORDS_PER_LOAD = 20_000
+# the settle policy (pipelines/ledger.py): a window pulled this long after its end, with no change since the pull
+# before, is skipped by the nightly until its re-check, this often
+DEFAULT_SETTLE_DAYS = 7
+DEFAULT_RECHECK_DAYS = 7
 
 # shared keys: name -> (type, HttpPolicy field or None)
 SHARED_KEYS: dict[str, tuple[type, str | None]] = {
@@ -51,6 +55,8 @@ SHARED_KEYS: dict[str, tuple[type, str | None]] = {
     "max_retry_after_seconds": (float, "max_retry_after_seconds"),
     "max_response_bytes": (int, "max_response_bytes"),
     "max_records_per_load": (int, None),
+    "settle_days": (int, None),
+    "recheck_days": (int, None),
 }
 # Keys read under [sources] only (not per provider).
 SOURCES_ONLY_KEYS = ("freshness_hours",)
@@ -63,6 +69,7 @@ _MINIMUM: dict[str, tuple[float, bool]] = {
     "default_retry_after_seconds": (0, False), "max_retry_after_seconds": (0, True),
     "max_response_bytes": (1024, False),
     "max_records_per_load": (100, False),
+    "settle_days": (0, False), "recheck_days": (1, False),
 }
 
 
@@ -283,7 +290,13 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     return ProviderSettings(name=spec.name, values=values, secret=str(secret).strip(), start_date=start_date,
                             lookback_days=int(DEFAULT_LOOKBACK_DAYS if lookback is None else lookback),
                             window_days=window_days, policy=policy,
-                            max_records_per_load=int(shared.get("max_records_per_load") or DEFAULT_RECORDS_PER_LOAD))
+                            max_records_per_load=int(shared.get("max_records_per_load") or DEFAULT_RECORDS_PER_LOAD),
+                            settle_days=int(_given(shared.get("settle_days"), DEFAULT_SETTLE_DAYS)),
+                            recheck_days=int(_given(shared.get("recheck_days"), DEFAULT_RECHECK_DAYS)))
+
+
+def _given(value: Any, default: int) -> Any:
+    return default if value is None else value
 
 
 def _resolve_key(provider: str, key: ConfigKey) -> Any:

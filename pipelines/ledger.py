@@ -1,4 +1,4 @@
-"""The window ledger and the nightly cursor (tables ``etl.window_ledger`` and ``etl.cursors``).
+"""The window ledger and the nightly cursor (tables ``etl.window_ledger``, ``etl.cursors``, ``etl.settled``).
 
 Each planned window of a provider is a ledger row (account ``*``, endpoint ``*``) that starts ``pending`` and
 becomes ``done`` or ``failed`` once its load is committed; the per-account, per-endpoint outcomes the source
@@ -6,6 +6,14 @@ reports are kept beside it. A window is ``done`` only when the source reported i
 so a crash costs at most the chunk that was in flight. Whatever is not done is pulled again by the request it
 belongs to: a nightly re-pulls its own range (the cursor never passes a window that is not done), a backfill's
 leftovers are resumed by running that backfill again (``status`` lists them).
+
+**Settle policy.** Campaign figures keep changing for days after a send, then stop. A nightly re-pulls its
+whole lookback except the windows that have *settled*: done, last pulled at least ``settle_days`` (default 7)
+after the window ended, that pull holding the same records as the one before it (``digest``: a count and a hash
+of every record and error row of the window's pull), and last pulled less than ``recheck_days`` (default 7) ago.
+So an old window is skipped only once two pulls agree, then re-checked about once a week; a re-check that finds
+a change makes it due every night again until two pulls agree again. ``run --recheck`` pulls every window of the
+range, and ``settle_days = 0`` turns the policy off. A backfill always pulls its whole range.
 """
 
 from __future__ import annotations
@@ -99,6 +107,8 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
     for outcome in report.windows:
         by_window.setdefault(_naive(outcome.window.start), []).append(outcome)
     done = failed = 0
+    windows = list(windows)
+    digests = _digests(con, provider, windows, run_id) if load_failed is None else {}
     for w in windows:
         outcomes = by_window.get(_naive(w.start), [])
         # the detail rows say how the last pull of the window went, not what earlier pulls left
@@ -117,17 +127,89 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
         ok = load_failed is None and bool(outcomes) and all(o.ok for o in outcomes)
         reason = load_failed or next((o.reason for o in outcomes if not o.ok), None) or (
             None if outcomes else "the source reported nothing for this window")
+        digest = digests.get(utc(w.start)) if ok else None
         con.execute("""
             update etl.window_ledger set status = ?, attempts = attempts + 1, records = ?, fetched_at = ?,
-                last_error = ?, run_id = ?, updated_at = ?, window_end = ?
+                last_error = ?, run_id = ?, updated_at = ?, window_end = ?,
+                previous_digest = case when ? is null then previous_digest else digest end,
+                digest = coalesce(?, digest)
             where provider = ? and account_id = '*' and endpoint = '*' and window_start = ?
         """, ["done" if ok else "failed", sum(o.records for o in outcomes), now, reason, run_id, now,
-              _naive(w.end), provider, _naive(w.start)])
+              _naive(w.end), digest, digest, provider, _naive(w.start)])
         if ok:
             done += 1
         else:
             failed += 1
     return done, failed
+
+
+def settled(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window], now: dt.datetime, *,
+            settle_days: int, recheck_days: int) -> list[Window]:
+    """The windows of ``windows`` a nightly skips as settled (see the module docstring)."""
+    if settle_days <= 0:
+        return []
+    rows = con.execute("""
+        select window_start from etl.window_ledger
+        where provider = ? and account_id = '*' and status = 'done' and fetched_at is not null
+          and grid_end <= fetched_at - to_days(?)
+          and fetched_at > ? - to_days(?)
+          and digest is not null and previous_digest = digest
+    """, [provider, settle_days, _naive(now), recheck_days]).fetchall()
+    starts = {utc(r[0]) for r in rows}
+    return [w for w in windows if w.start in starts]
+
+
+def note_settled(con: duckdb.DuckDBPyConnection, provider: str, skipped: list[Window], *, campaigns: int = 0,
+                 recheck_days: int) -> None:
+    """What the provider's last nightly skipped as settled, for ``status``: how many windows (and campaigns left
+    unprobed), and when the first of those windows is due for its re-check."""
+    due = None
+    if skipped:
+        row = con.execute(f"""select min(fetched_at) + to_days(?) from etl.window_ledger
+            where provider = ? and account_id = '*' and window_start in ({", ".join("?" for _ in skipped)})""",
+                          [recheck_days, provider, *(_naive(w.start) for w in skipped)]).fetchone()
+        due = row[0] if row else None
+    con.execute("insert or replace into etl.settled values (?, ?, ?, ?, ?)",
+                [provider, len(skipped), campaigns, due, _naive(pendulum.now("UTC"))])
+
+
+def _digests(con: duckdb.DuckDBPyConnection, provider: str, windows: list[Window],
+             run_id: str) -> dict[dt.datetime, str]:
+    """Per window start: a count and a hash of what the window's pull by ``run_id`` found, equal for two pulls
+    that found the same: the rows of the window (records and errors), and the rows of the campaigns those name
+    that were pulled without a window (a lifetime provider's campaign details, listed by the window)."""
+    if not windows:
+        return {}
+    tables = []
+    for (table,) in con.execute("select table_name from information_schema.tables where table_schema = 'raw'"
+                                ).fetchall():
+        if not table.startswith(f"{provider}_") or table.endswith("_fetches"):
+            continue
+        columns = {c for (c,) in con.execute("select column_name from information_schema.columns where "
+                                             "table_schema = 'raw' and table_name = ?", [table]).fetchall()}
+        if {"run_id", "window_start", "campaign_id"} <= columns:
+            value = "payload" if "payload" in columns else "concat_ws('|', error_code, reason)"
+            tables.append(f'select window_start, campaign_id, hash({value}, campaign_id) as h from raw."{table}" '
+                          f"where run_id = $run")
+    if not tables:
+        return {start: "0:0" for start in (utc(w.start) for w in windows)}
+    rows = con.execute(f"""
+        with pulled as ({" union all ".join(tables)}),
+        windowed as (select * from pulled where window_start in (select unnest($starts::timestamptz[]))),
+        listed as (select distinct window_start, campaign_id from windowed where campaign_id is not null),
+        unwindowed as (
+            select l.window_start, p.h from pulled as p join listed as l on l.campaign_id = p.campaign_id
+            where p.window_start is null
+        )
+        select window_start, count(*), sum(h) from (
+            select window_start, h from windowed union all select window_start, h from unwindowed
+        ) group by all""", {"run": run_id, "starts": [utc(w.start) for w in windows]}).fetchall()
+    sums = {utc(start): (int(count), int(total or 0)) for start, count, total in rows}
+    digests: dict[dt.datetime, str] = {}
+    for w in windows:
+        count, total = sums.get(utc(w.start), (0, 0))
+        digests[utc(w.start)] = f"{count}:{total % 2**64:016x}"
+    return digests
 
 
 def earliest_unfinished(con: duckdb.DuckDBPyConnection, provider: str,

@@ -41,7 +41,7 @@ from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport, Mode, RawWriter, arrow_chunks, raw_resource
 from sources.common.source import Extraction
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
-from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms
+from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms, settled_campaigns
 
 log = logging.getLogger("campaign_etl.runner")
 
@@ -63,6 +63,9 @@ class ProviderOutcome:
     skipped: int = 0
     windows_done: int = 0
     windows_failed: int = 0
+    windows_settled: int = 0        # skipped by a nightly as settled (pipelines.ledger)
+    settled_windows: list[Window] = field(default_factory=list)
+    campaigns_settled: int = 0      # left unprobed by a nightly as settled (transforms.settled_campaigns)
     fact_rows_changed: int = 0
     fact_rows_total: int = 0
     # seconds per step, summed over the provider's loads (transform: the run's, shared by its providers)
@@ -122,8 +125,10 @@ def configured(names: list[str] | None, now: pendulum.DateTime) -> list[tuple[Pr
 
 def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
          end: dt.date | None = None, progress: Progress | None = None,
-         now: pendulum.DateTime | None = None) -> RunResult:
+         now: pendulum.DateTime | None = None, recheck: bool = False) -> RunResult:
     """Load the chosen providers (nightly from their cursor, or a backfill range), transform and publish.
+
+    A nightly skips the windows of its range that have settled (``pipelines.ledger``), unless ``recheck``.
 
     A stop request (SIGINT / SIGTERM) raises ``interrupt.Interrupted`` at the next step: the run log of the
     interrupted run is kept in the work file, nothing is transformed or published, and the next run resumes.
@@ -142,7 +147,7 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
                 outcome = ProviderOutcome(provider=spec.name, mode=mode)
                 outcomes.append(outcome)
                 _run_provider(area, spec, settings, outcome, mode=mode, start=start, end=end, now=now,
-                              run_id=run_id, progress=progress)
+                              run_id=run_id, progress=progress, recheck=recheck)
             interrupt.check()
             _return_freed_memory()
             transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
@@ -286,15 +291,16 @@ def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
 
 
 def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
-          end: dt.date | None, now: pendulum.DateTime, run_id: str,
-          outcome: ProviderOutcome) -> tuple[list[Window], str]:
+          end: dt.date | None, now: pendulum.DateTime, run_id: str, outcome: ProviderOutcome,
+          recheck: bool = False) -> tuple[list[Window], str]:
     """The windows this run pulls, recorded as pending in the ledger, and the request key.
 
     A nightly pulls its own range (``lookback_days`` before the cursor to now); the cursor never passes a window
     that is not done, so a failed nightly window stays inside the next nightly's range. A backfill pulls its
     range, or only what an earlier run of the same backfill left unfinished. Either way the range is widened to
     whole cells of windows loaded earlier on another grid (``window_days`` changed), so the new cells replace the
-    old ones entirely and no two periods overlap.
+    old ones entirely and no two periods overlap. A nightly then leaves out the windows that have settled, unless
+    ``recheck`` (``pipelines.ledger``, settle policy).
     """
     name = spec.name
     with area.connect() as con:
@@ -317,6 +323,11 @@ def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mod
                                    now=now)
             request_key = "nightly"
             windows = _covering(con, name, lo, hi, settings, now)
+            skipped = [] if recheck or not spec.settle_windows else ledger.settled(
+                con, name, windows, now, settle_days=settings.settle_days, recheck_days=settings.recheck_days)
+            windows = [w for w in windows if w not in set(skipped)]
+            outcome.windows_settled = len(skipped)
+            outcome.settled_windows = skipped
         outcome.range_start, outcome.range_end = lo, min(hi, now)
         ledger.plan(con, name, windows, request_key, run_id)
     return windows, request_key
@@ -346,23 +357,32 @@ def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
 
 def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome, *,
                   mode: Mode, start: dt.date | None, end: dt.date | None, now: pendulum.DateTime, run_id: str,
-                  progress: Progress) -> None:
+                  progress: Progress, recheck: bool = False) -> None:
     """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only."""
     name = spec.name
     try:
         windows, _ = _plan(area, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
-                           outcome=outcome)
+                           outcome=outcome, recheck=recheck)
     except CampaignEtlError as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
         progress(f"{name}: {exc}")
         return
     refresh = _refresh_ids(area, spec)
+    settled_ids: dict[str, list[str]] = {}
+    if mode == "nightly" and not recheck:
+        with area.connect() as con:
+            settled_ids = settled_campaigns(con, name, now=now.naive(), settle_days=settings.settle_days,
+                                            recheck_days=settings.recheck_days)
     span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
-    progress(f"{name}: {mode} {len(windows)} window(s) {span}")
+    settled = f" ({outcome.windows_settled} settled window(s) skipped)" if outcome.windows_settled else ""
+    if settled_ids:
+        settled += f" ({sum(map(len, settled_ids.values()))} settled campaign(s) not probed unless listed as changed)"
+    progress(f"{name}: {mode} {len(windows)} window(s) {span}{settled}")
     report = ExtractReport()
     plan = ExtractPlan(run_id=run_id, mode=mode, windows=windows, now=now, lookback_days=settings.lookback_days,
-                       refresh=refresh)
+                       refresh=refresh, settled=settled_ids,
+                       settled_since=now.subtract(days=settings.settle_days) if settled_ids else None)
     cuts: list[_Cut] = []
     http: HttpClient | None = None
     try:
@@ -407,7 +427,10 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         progress(f"{name}: {outcome.message}")
     else:
         if mode == "nightly":
+            outcome.campaigns_settled = report.settled
             with area.connect() as con:
+                ledger.note_settled(con, name, outcome.settled_windows, campaigns=report.settled,
+                                    recheck_days=settings.recheck_days)
                 since = grid_floor(utc(outcome.range_start or now), settings.window_days)
                 earliest = ledger.earliest_unfinished(con, name, since)
                 ledger.set_cursor(con, name, min(earliest, now) if earliest else now, run_id)

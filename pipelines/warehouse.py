@@ -42,6 +42,13 @@ create table if not exists etl.window_ledger (
 create table if not exists etl.cursors (
     provider varchar primary key, cursor_at timestamp not null, updated_at timestamp not null, run_id varchar
 );
+-- the settle policy (pipelines/ledger.py): what a window's last two pulls held, and what the last nightly skipped
+alter table etl.window_ledger add column if not exists digest varchar;
+alter table etl.window_ledger add column if not exists previous_digest varchar;
+create table if not exists etl.settled (
+    provider varchar primary key, windows integer not null, campaigns integer not null, recheck_at timestamp,
+    noted_at timestamp not null
+);
 create table if not exists analytics.load_runs (
     run_id varchar, provider varchar, mode varchar, range_start timestamp, range_end timestamp,
     started_at timestamp, finished_at timestamp, duration_seconds double, outcome varchar, message varchar,

@@ -1,6 +1,7 @@
-"""Refresh candidates: the campaigns each provider's next run pulls again whatever its windows say.
+"""Refresh candidates: the campaigns each provider's next run pulls again whatever its windows say; and the
+settled campaigns a nightly need not probe.
 
-The rule is SQL, the view ``staging.refresh_candidates`` (``transforms/sql/50_refresh/refresh_candidates.sql``),
+The refresh rule is SQL, the view ``staging.refresh_candidates`` (``transforms/sql/50_refresh/refresh_candidates.sql``),
 created by the transforms; this module only reads it, so "now" is the time of reading.
 """
 
@@ -22,3 +23,55 @@ def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[st
     for account_id, campaign_id in rows:
         candidates.setdefault(str(account_id), []).append(str(campaign_id))
     return candidates
+
+
+# Final execution states per provider whose source probes every listed campaign each run (Experiture's /status):
+# such a campaign's lifetime counts stop moving once its last execution has ended.
+FINAL_STATES = {"experiture": ("completed", "failed")}
+
+
+def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, now: object, settle_days: int,
+                      recheck_days: int) -> dict[str, list[str]]:
+    """account_id -> the campaigns a nightly may leave unprobed: their last execution ended, their last two pulls
+    were both made at least ``settle_days`` after that end and found the same figures, and the newer is less than
+    ``recheck_days`` old (the campaign twin of the window settle policy in ``pipelines/ledger.py``). ``{}`` for
+    providers that do not probe every campaign."""
+    states = FINAL_STATES.get(provider)
+    if not states or settle_days <= 0:
+        return {}
+    tables = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "
+                                        "'raw'").fetchall()}
+    figures = [t for t in (f"{provider}_metrics", f"{provider}_summaries") if t in tables]
+    if f"{provider}_fetches" not in tables or not figures:
+        return {}
+    records = " union all ".join(f'select fetch_id, payload from raw."{t}"' for t in figures)
+    rows = con.execute(f"""
+        with pulls as (
+            select account_id, campaign_id, fetch_id, fetched_at::timestamp as pulled_at,
+                row_number() over (partition by account_id, campaign_id order by fetched_at desc) as n
+            from raw."{provider}_fetches" where campaign_id is not null
+            qualify n <= 2
+        ),
+        digests as (
+            select p.account_id, p.campaign_id, p.n, p.pulled_at,
+                count(r.payload) || ':' || coalesce(sum(hash(r.payload)), 0) as digest
+            from pulls as p left join ({records}) as r on r.fetch_id = p.fetch_id
+            group by all
+        ),
+        pairs as (
+            select account_id, campaign_id, max(pulled_at) as newest, min(pulled_at) as older,
+                count(distinct digest) as digests, count(*) as pulls
+            from digests group by all
+        )
+        select d.account_id, d.campaign_id
+        from analytics.dim_campaign as d
+        join pairs as p on p.account_id = d.account_id and p.campaign_id = d.campaign_id
+        where d.provider = ? and d.status in ({", ".join("?" for _ in states)}) and d.finished_at is not null
+          and p.pulls = 2 and p.digests = 1
+          and p.older >= d.finished_at + to_days(?)
+          and p.newest > ?::timestamp - to_days(?)
+        order by 1, 2""", [provider, *states, settle_days, now, recheck_days]).fetchall()
+    settled: dict[str, list[str]] = {}
+    for account_id, campaign_id in rows:
+        settled.setdefault(str(account_id), []).append(str(campaign_id))
+    return settled

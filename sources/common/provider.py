@@ -45,6 +45,8 @@ class ProviderSettings:
     window_days: int
     policy: HttpPolicy
     max_records_per_load: int = 50_000
+    settle_days: int = 7       # the nightly's settle policy (pipelines/ledger.py); 0 turns it off
+    recheck_days: int = 7
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.values.get(key)
@@ -65,6 +67,8 @@ class ProviderSpec:
         default_window_days: grid cell length used unless ``window_days`` is configured.
         default_policy: timeouts, retries, rate limit, concurrency unless configured.
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
+        settle_windows: a nightly may skip settled windows (``pipelines/ledger.py``): what a pull of a window
+            found is in rows of that window, or of the campaigns they list, so two pulls can be compared.
         source: the provider's ``@dlt.source`` function (``<name>_source``), attached by ``sources.registry``.
         rows: the provider's extraction, ``<name>_rows(run, **config keys)``: the stream of raw rows the source
             wraps and the runner cuts into loads; attached by ``sources.registry``.
@@ -78,6 +82,7 @@ class ProviderSpec:
     default_window_days: int = 7
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
     http_options: dict[str, Any] = field(default_factory=dict)
+    settle_windows: bool = False
     source: Callable[..., Any] | None = None
     rows: Callable[..., Iterator[RawBatch]] | None = None
 

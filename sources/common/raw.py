@@ -113,6 +113,9 @@ class ExtractPlan:
         now: the run's clock; windows are clamped to it.
         lookback_days: how far back campaigns count as still changing.
         refresh: campaign ids per account to re-pull whatever their window (still sending, not final).
+        settled: campaign ids per account a source that probes every campaign may leave out (their counts
+            stopped moving; ``transforms.settled_campaigns``), unless the provider shows a change since
+            ``settled_since``.
     """
 
     run_id: str
@@ -121,6 +124,8 @@ class ExtractPlan:
     now: pendulum.DateTime
     lookback_days: int = 30
     refresh: dict[str, list[str]] = field(default_factory=dict)
+    settled: dict[str, list[str]] = field(default_factory=dict)
+    settled_since: pendulum.DateTime | None = None
 
 
 @dataclass
@@ -142,6 +147,7 @@ class ExtractReport:
         self.closed: list[Window] = []
         self.skipped = 0
         self.records = 0
+        self.settled = 0          # campaigns left out as settled (ExtractPlan.settled)
 
     def window_done(self, endpoint: str, account_id: str, window: Window, records: int) -> None:
         with self._lock:
@@ -158,10 +164,11 @@ class ExtractReport:
         with self._lock:
             self.closed.append(window)
 
-    def add(self, *, records: int = 0, skipped: int = 0) -> None:
+    def add(self, *, records: int = 0, skipped: int = 0, settled: int = 0) -> None:
         with self._lock:
             self.records += records
             self.skipped += skipped
+            self.settled += settled
 
 
 def _ts(value: dt.datetime | None) -> dt.datetime | None:

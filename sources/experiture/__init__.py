@@ -5,7 +5,10 @@ Each run lists every campaign of the workspace (offset pages, read until two rea
 one replacement scope ``experiture|default|<uuid>|metrics``) when it is still executing (scheduled, pending or
 running), or when it was created, updated, scheduled, started or completed inside one of the plan's windows.
 Campaigns the warehouse holds that the listing no longer shows (``plan.refresh``) are probed: a 404 means deleted
-and empties their scope. Figures are lifetime totals, so the newest pull replaces everything earlier pulls said.
+and empties their scope. A nightly does not probe a settled campaign (``plan.settled``: its last execution ended
+at least ``settle_days`` before its last two pulls, which agree, the newer made less than ``recheck_days`` ago)
+unless the listing shows it created or updated since ``plan.settled_since``. Figures are lifetime totals, so the
+newest pull replaces everything earlier pulls said.
 """
 
 from __future__ import annotations
@@ -79,8 +82,17 @@ def _extract(client: ExperitureClient, run: Extraction) -> Iterator[RawBatch]:
     known = [str(c) for c in plan.refresh.get(account, [])]
     candidates = list(listing.items) + sorted(set(known) - set(listing.items))
 
+    settled = set(plan.settled.get(account, []))
+
+    since = plan.settled_since
+
     def pull(cid: str) -> _Outcome:
-        return _pull_campaign(client, writer, plan.windows, cid, listing.items.get(cid))
+        item = listing.items.get(cid)
+        if cid in settled and item is not None and since is not None and not any(
+                moment >= since for moment in _times(item.get("createdAt"), item.get("updatedAt"))):
+            report.add(settled=1)   # final, and two pulls since agree; the listing shows no change: not probed
+            return _Outcome()
+        return _pull_campaign(client, writer, plan.windows, cid, item)
 
     pulled: list[list[pendulum.DateTime]] = []
     for outcome in run.http.map(pull, candidates):

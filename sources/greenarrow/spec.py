@@ -8,6 +8,7 @@ from sources.greenarrow.client import auth_headers
 
 SPEC = ProviderSpec(
     name=s.NAME,
+    settle_windows=True,   # a window's listing names the campaigns whose details and links were pulled
     secret_key="api_key",
     auth_headers=auth_headers,
     config_keys=(

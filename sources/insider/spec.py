@@ -8,6 +8,7 @@ from sources.insider.client import HTTP_OPTIONS, auth_headers
 
 SPEC = ProviderSpec(
     name=s.NAME,
+    settle_windows=True,   # a window's list and its campaigns' metrics are rows of the window
     secret_key="api_key",
     auth_headers=auth_headers,
     config_keys=(

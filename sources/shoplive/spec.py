@@ -8,6 +8,7 @@ from sources.shoplive.client import auth_headers
 
 SPEC = ProviderSpec(
     name=s.NAME,
+    settle_windows=True,   # a window's stats are rows of the window
     secret_key="api_token",
     auth_headers=auth_headers,
     config_keys=(

@@ -142,3 +142,33 @@ def test_missing_analytics_scope_fails_the_run_naming_the_scope(configure, run_c
     assert "analytics:read" in message and "SOURCES__EXPERITURE__ACCESS_TOKEN" in message
     assert DEFAULT_TOKEN not in message
     assert fact(warehouse, "experiture") == {}
+
+
+def test_settled_campaigns_are_not_probed_until_a_recheck(configure, run_cli, warehouse: Path) -> None:
+    """A campaign whose execution ended a week before two pulls that agree is left out of later nightlies (no
+    /status probe); a running one is still pulled, the fact still equals the truth, and ``--recheck`` probes all."""
+    sim = ExperitureSim(now=NOW, campaigns=20, days=40, journeys=False)
+    configure(sim)
+
+    def probed(since: int) -> set[str]:
+        return {p.split("/")[-2] for _, _, p, _ in sim.log[since:] if p.endswith("/status")}
+
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    mark = len(sim.log)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    second = probed(mark)
+    mark = len(sim.log)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    third = probed(mark)
+    old = {c.campaign_id for c in sim.loadable() if c.state in ("completed", "failed") and c.executions
+           and max(e.completed_at or NOW for e in c.executions) < NOW.subtract(days=8)}
+    running = {c.campaign_id for c in sim.loadable() if c.state == "running"}
+    assert old and old <= second and not old & third, "settled campaigns are not probed"
+    assert running <= third
+    assert fact(warehouse, "experiture") == sim.truth_fact_rows()
+
+    gone = sorted(old)[0]
+    sim.delete_campaign(gone, keep_listed=True)
+    assert run_cli("run", "--recheck", "--warehouse", warehouse) == 3
+    assert gone in probed(mark)
+    assert gone not in {k[1] for k in fact(warehouse, "experiture")}

@@ -206,3 +206,37 @@ def test_wrong_partner_id_fails_naming_the_key(configure, run_cli, warehouse: Pa
     assert run_cli("run", "--warehouse", warehouse) == 1
     out = capsys.readouterr()
     assert "SOURCES__INSIDER__PARTNER_ID" in out.out + out.err and "Traceback" not in out.out + out.err
+
+
+def test_nightlies_skip_settled_windows_until_a_recheck(configure, run_cli, warehouse: Path, capsys) -> None:
+    """The settle policy (pipelines/ledger.py): a window that ended a week before two pulls that agree is skipped
+    by later nightlies; ``--recheck`` pulls it again, and the fact stays equal to the simulator's truth."""
+    sim = sim_with(campaigns=12)
+    configure(sim)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    first = sim.requested_windows()
+    mark = len(sim.calls)
+    assert run_cli("run", "--warehouse", warehouse) == 0           # the lookback again: nothing has settled yet
+    lookback_calls = len(sim.calls) - mark
+    assert_matches(fact(warehouse, "insider", with_period=True), sim.truth_fact_rows(first))
+
+    mark = len(sim.calls)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    settled_calls = len(sim.calls) - mark
+    again = sim.requested_windows(since=mark)
+    assert settled_calls <= lookback_calls / 2, (lookback_calls, settled_calls)
+    cutoff = NOW.date() - dt.timedelta(days=7)
+    assert again and all(end >= cutoff for _, end in again), "only windows that have not settled are pulled"
+    assert_matches(fact(warehouse, "insider", with_period=True), sim.truth_fact_rows(first))
+    capsys.readouterr()
+    assert run_cli("status", "--warehouse", warehouse) == 0
+    assert "settled windows the last nightly skipped" in capsys.readouterr().out
+
+    sim.grow(1)
+    mark = len(sim.calls)
+    assert run_cli("run", "--recheck", "--warehouse", warehouse) == 0
+    rechecked = sim.requested_windows(since=mark)
+    assert len(rechecked) > len(again), "a re-check pulls the settled windows too"
+    expected = sim.truth_fact_rows(first)
+    expected.update(sim.truth_fact_rows(rechecked))
+    assert_matches(fact(warehouse, "insider", with_period=True), expected)

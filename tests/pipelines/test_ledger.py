@@ -92,3 +92,50 @@ def test_the_cursor_round_trips_and_the_earliest_unfinished_window_holds_it_back
     ledger.record(con, "p", windows, report, "run1")
     assert ledger.earliest_unfinished(con, "p", windows[0].start) == windows[2].start
     assert ledger.earliest_unfinished(con, "p", windows[2].grid_end) is None
+
+
+def pull(con: duckdb.DuckDBPyConnection, windows: list, run_id: str, at: pendulum.DateTime,
+         records: dict[int, list[str]] | None = None) -> None:
+    """One nightly pull of ``windows`` by ``run_id`` at ``at``: raw rows (payloads per window index), then the
+    ledger's record of it."""
+    con.execute("create table if not exists raw.p_items (payload json, campaign_id varchar, run_id varchar, "
+                "window_start timestamptz)")
+    for index, payloads in (records or {}).items():
+        for payload in payloads:
+            con.execute("insert into raw.p_items values (?, 'c1', ?, ?)", [payload, run_id, windows[index].start])
+    ledger.plan(con, "p", windows, "nightly", run_id)
+    report = ExtractReport()
+    for w in windows:
+        report.window_done("items", "a", w, 1)
+    ledger.record(con, "p", windows, report, run_id)
+    con.execute("update etl.window_ledger set fetched_at = ? where run_id = ?", [at.naive(), run_id])
+
+
+def settled_days(con: duckdb.DuckDBPyConnection, windows: list, now: pendulum.DateTime) -> list[str]:
+    return [str(w.start.date()) for w in ledger.settled(con, "p", windows, now, settle_days=7, recheck_days=7)]
+
+
+def test_a_window_settles_once_two_pulls_a_week_after_its_end_agree_and_is_rechecked_weekly(con) -> None:
+    con.execute("create schema if not exists raw")
+    windows = plan_windows("2026-10-05", "2026-11-25", window_days=7, now=NOW)
+    pull(con, windows, "r1", NOW, {0: ['{"clicks": 1}'], 5: ['{"clicks": 2}']})
+    assert settled_days(con, windows, NOW) == [], "one pull shows no change yet"
+    pull(con, windows, "r2", NOW, {0: ['{"clicks": 1}'], 5: ['{"clicks": 2}']})
+    # ended at least 7 days before the pull: the weeks up to the one ending 2026-11-16
+    assert settled_days(con, windows, NOW) == ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26",
+                                               "2026-11-02", "2026-11-09"]
+    assert settled_days(con, windows, NOW.add(days=7)) == [], "a week after the pull every window is re-checked"
+    assert ledger.settled(con, "p", windows, NOW, settle_days=0, recheck_days=7) == [], "0 turns the policy off"
+
+
+def test_a_recheck_that_finds_a_change_keeps_the_window_due_until_two_pulls_agree(con) -> None:
+    con.execute("create schema if not exists raw")
+    windows = plan_windows("2026-10-05", "2026-10-19", window_days=7, now=NOW)
+    pull(con, windows, "r0", NOW, {0: ['{"clicks": 1}'], 1: ['{"clicks": 5}']})
+    pull(con, windows, "r1", NOW, {0: ['{"clicks": 1}'], 1: ['{"clicks": 5}']})
+    assert settled_days(con, windows, NOW) == ["2026-10-05", "2026-10-12"]
+    later = NOW.add(days=8)
+    pull(con, windows, "r2", later, {0: ['{"clicks": 1}'], 1: ['{"clicks": 6}']})   # late clicks in week 2
+    assert settled_days(con, windows, later) == ["2026-10-05"], "the changed window is due again"
+    pull(con, windows, "r3", later.add(days=1), {0: ['{"clicks": 1}'], 1: ['{"clicks": 6}']})
+    assert settled_days(con, windows, later.add(days=1)) == ["2026-10-05", "2026-10-12"]

@@ -1,0 +1,84 @@
+"""Requests of consecutive nightlies on the demo simulators: what the settle policy saves.
+
+The five demo simulators are served on loopback (Insider's limit shortened to 30 requests per second, so the
+figures come quickly; the counts do not depend on it) and three nightlies run into one fresh warehouse:
+
+1. the first nightly (the whole range from ``start_date``);
+2. a second nightly right after it: the whole lookback, as every nightly did before the settle policy (nothing
+   has settled yet: a window settles once two pulls agree, ``pipelines/ledger.py``);
+3. a third: the lookback without the settled windows and campaigns;
+4. a fourth with ``--recheck``: the whole lookback again.
+
+Printed per provider: requests of each and the ratio third / second; whether the fact still equals each
+simulator's truth is what the test suite checks. Figures of one run, never assertions.
+
+    .venv/bin/python bench/nightly_requests.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import pendulum  # noqa: E402
+
+from pipelines.demo import DEMO_HISTORY_DAYS  # noqa: E402
+from pipelines.runner import Progress, RunResult, load  # noqa: E402
+from simulators import registry as sim_registry  # noqa: E402
+from simulators.base import SimServer  # noqa: E402
+
+
+def requests_by_provider(result: RunResult) -> dict[str, int]:
+    return {o.provider: int(o.stats.get("requests", 0)) for o in result.outcomes}
+
+
+def main() -> int:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    now = pendulum.now("UTC")
+    servers: list[SimServer] = []
+    try:
+        for name, factory in sim_registry.available().items():
+            app, config = factory(now)
+            if getattr(app, "limit", None) is not None:
+                app.limit.period = 1.0
+            server = SimServer(app).start()
+            servers.append(server)
+            env = config(server.url)
+            start = now.subtract(days=DEMO_HISTORY_DAYS).to_date_string()
+            env.setdefault(f"SOURCES__{name.upper()}__START_DATE", start)
+            if name == "insider":
+                env["SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS"] = "1"
+            os.environ.update(env)
+        with tempfile.TemporaryDirectory(prefix="nightly-bench-") as tmp:
+            warehouse = Path(tmp) / "w.duckdb"
+            quiet = Progress(quiet=os.environ.get("BENCH_VERBOSE") != "1")
+            runs = [("first nightly", False), ("second nightly", False), ("third nightly", False),
+                    ("nightly --recheck", True)]
+            counts = []
+            for label, recheck in runs:
+                result = load(warehouse=warehouse, mode="nightly", progress=quiet, recheck=recheck)
+                counts.append(requests_by_provider(result))
+                settled = {o.provider: o.windows_settled for o in result.outcomes}
+                print(f"{label:>18}: " + ", ".join(f"{p} {n} ({settled[p]} settled skipped)"
+                                                  for p, n in counts[-1].items()), flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+    first, second, third, recheck = counts
+    print(f"\n{'provider':>12} {'first':>7} {'second':>7} {'third':>7} {'recheck':>8} {'third/second':>13}")
+    for provider in first:
+        ratio = third[provider] / second[provider] if second[provider] else float("nan")
+        print(f"{provider:>12} {first[provider]:>7} {second[provider]:>7} {third[provider]:>7} "
+              f"{recheck[provider]:>8} {ratio:>12.2f}x")
+    total = [sum(c.values()) for c in counts]
+    print(f"{'all':>12} {total[0]:>7} {total[1]:>7} {total[2]:>7} {total[3]:>8} {total[2] / max(total[1], 1):>12.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
