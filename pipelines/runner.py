@@ -39,7 +39,7 @@ from sources import registry
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport, Mode, RawWriter, arrow_chunks, raw_resource
-from sources.common.source import Extraction
+from sources.common.source import Extraction, provider_rows
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
 from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms, settled_campaigns
 
@@ -390,7 +390,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
                           secrets=[settings.secret], policy=settings.policy, **spec.http_options)
         run = Extraction(http, plan, report, RawWriter(name, plan, report))
         pipeline = _recovered_pipeline(area, name, progress)
-        loads = arrow_chunks(spec.build_rows(settings, run), settings.max_records_per_load,
+        loads = arrow_chunks(provider_rows(spec, settings, run), settings.max_records_per_load,
                              on_cut=lambda last: cuts.append(_Cut.of(report, last)))
         recorded = 0
         for index in itertools.count(1):

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pendulum
 
 from sources.common.http import HttpPolicy
 from sources.common.raw import RawBatch
-
-if TYPE_CHECKING:  # the source factory builds on the spec, not the other way round
-    from sources.common.source import Extraction
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,3 @@ class ProviderSpec:
     settle_windows: bool = False
     source: Callable[..., Any] | None = None
     rows: Callable[..., Iterator[RawBatch]] | None = None
-
-    def build_rows(self, settings: ProviderSettings, run: Extraction) -> Iterator[RawBatch]:
-        """The provider's raw rows for one run: the extraction's arguments are its config keys, by name."""
-        if self.rows is None:
-            raise TypeError(f"{self.name}: no extraction attached (use sources.registry.available())")
-        return self.rows(run, **{key.name: settings.values.get(key.name) for key in self.config_keys})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dlt.extract.resource import DltResource
 
 from sources.common.http import HttpClient
-from sources.common.provider import ProviderSpec
+from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport, RawBatch, RawWriter, dlt_items, now_utc, raw_resource
 from sources.common.windows import plan_windows
 
@@ -49,3 +49,10 @@ def extraction(spec: ProviderSpec, *, base_url: str, secret: str, http: HttpClie
                                                 window_days=spec.default_window_days, now=now))
     report = report or ExtractReport()
     return Extraction(http, plan, report, RawWriter(spec.name, plan, report))
+
+
+def provider_rows(spec: ProviderSpec, settings: ProviderSettings, run: Extraction) -> Iterator[RawBatch]:
+    """The provider's raw rows for one run: its extraction's arguments are its config keys, by name."""
+    if spec.rows is None:
+        raise TypeError(f"{spec.name}: no extraction attached (use sources.registry.available())")
+    return spec.rows(run, **{key.name: settings.values.get(key.name) for key in spec.config_keys})
