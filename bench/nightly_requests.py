@@ -27,10 +27,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import pendulum  # noqa: E402
 
-from pipelines.demo import DEMO_HISTORY_DAYS  # noqa: E402
+from pipelines.demo import demo_simulators  # noqa: E402
 from pipelines.runner import Progress, RunResult, load  # noqa: E402
-from simulators import registry as sim_registry  # noqa: E402
-from simulators.base import SimServer  # noqa: E402
 
 
 def requests_by_provider(result: RunResult) -> dict[str, int]:
@@ -39,36 +37,22 @@ def requests_by_provider(result: RunResult) -> dict[str, int]:
 
 def main() -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    now = pendulum.now("UTC")
-    servers: list[SimServer] = []
-    try:
-        for name, factory in sim_registry.available().items():
-            app, config = factory(now)
+    os.environ["SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS"] = "1"
+    counts = []
+    with demo_simulators(pendulum.now("UTC")) as apps, tempfile.TemporaryDirectory(prefix="nightly-bench-") as tmp:
+        for app in apps.values():
             if getattr(app, "limit", None) is not None:
                 app.limit.period = 1.0
-            server = SimServer(app).start()
-            servers.append(server)
-            env = config(server.url)
-            start = now.subtract(days=DEMO_HISTORY_DAYS).to_date_string()
-            env.setdefault(f"SOURCES__{name.upper()}__START_DATE", start)
-            if name == "insider":
-                env["SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS"] = "1"
-            os.environ.update(env)
-        with tempfile.TemporaryDirectory(prefix="nightly-bench-") as tmp:
-            warehouse = Path(tmp) / "w.duckdb"
-            quiet = Progress(quiet=os.environ.get("BENCH_VERBOSE") != "1")
-            runs = [("first nightly", False), ("second nightly", False), ("third nightly", False),
-                    ("nightly --recheck", True)]
-            counts = []
-            for label, recheck in runs:
-                result = load(warehouse=warehouse, mode="nightly", progress=quiet, recheck=recheck)
-                counts.append(requests_by_provider(result))
-                settled = {o.provider: o.windows_settled for o in result.outcomes}
-                print(f"{label:>18}: " + ", ".join(f"{p} {n} ({settled[p]} settled skipped)"
-                                                  for p, n in counts[-1].items()), flush=True)
-    finally:
-        for server in servers:
-            server.stop()
+        warehouse = Path(tmp) / "w.duckdb"
+        quiet = Progress(quiet=os.environ.get("BENCH_VERBOSE") != "1")
+        runs = [("first nightly", False), ("second nightly", False), ("third nightly", False),
+                ("nightly --recheck", True)]
+        for label, recheck in runs:
+            result = load(warehouse=warehouse, mode="nightly", progress=quiet, recheck=recheck)
+            counts.append(requests_by_provider(result))
+            settled = {o.provider: o.windows_settled for o in result.outcomes}
+            print(f"{label:>18}: " + ", ".join(f"{p} {n} ({settled[p]} settled skipped)"
+                                              for p, n in counts[-1].items()), flush=True)
     first, second, third, recheck = counts
     print(f"\n{'provider':>12} {'first':>7} {'second':>7} {'third':>7} {'recheck':>8} {'third/second':>13}")
     for provider in first:

@@ -12,7 +12,7 @@ import pendulum
 from pipelines import report
 from pipelines.runner import Progress, load
 from simulators import registry as sim_registry
-from simulators.base import SimServer
+from simulators.base import SimApp, SimServer
 from sources import registry as source_registry
 
 DEMO_HISTORY_DAYS = 120
@@ -32,28 +32,36 @@ def _patched_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def run_demo(*, warehouse: Path, progress: Progress) -> int:
-    now = pendulum.now("UTC")
+@contextlib.contextmanager
+def demo_simulators(now: pendulum.DateTime, progress: Progress | None = None) -> Iterator[dict[str, SimApp]]:
+    """The demo's simulators served on loopback, the loader pointed at them in the environment (credentials and a
+    start ``DEMO_HISTORY_DAYS`` back) for the block; yields provider -> simulator."""
     servers: list[SimServer] = []
+    apps: dict[str, SimApp] = {}
     env: dict[str, str] = {}
     try:
-        providers = [n for n in sim_registry.available() if n in source_registry.available()]
         for name, factory in sim_registry.available().items():
-            if name not in providers:
+            if name not in source_registry.available():
                 continue
             app, config = factory(now)
             server = SimServer(app).start()
             servers.append(server)
+            apps[name] = app
             env.update(config(server.url))
             env.setdefault(f"SOURCES__{name.upper()}__START_DATE",
                            now.subtract(days=DEMO_HISTORY_DAYS).to_date_string())
-            progress(f"simulator {name} serving on {server.url}")
+            if progress is not None:
+                progress(f"simulator {name} serving on {server.url}")
         with _patched_env(env):
-            result = load(warehouse=warehouse, mode="nightly", providers=providers,
-                          progress=progress)
+            yield apps
     finally:
         for server in servers:
             server.stop()
+
+
+def run_demo(*, warehouse: Path, progress: Progress) -> int:
+    with demo_simulators(pendulum.now("UTC"), progress) as apps:
+        result = load(warehouse=warehouse, mode="nightly", providers=list(apps), progress=progress)
     print(report.run_summary(result))
     print()
     print(summary(warehouse))

@@ -93,7 +93,8 @@ def status(warehouse: Path) -> str:
         pending = {r[0]: r[1] for r in rows("""
             select provider, count(*) from etl.window_ledger
             where account_id = '*' and status <> 'done' group by all""")}
-        settled = {r[0]: r[1:] for r in rows("select provider, windows, recheck_at, campaigns from etl.settled")}
+        settled = {r[0]: r[1:] for r in rows("select provider, windows, campaigns, recheck_at from etl.settled "
+                                             "where windows > 0 or campaigns > 0")}
         left = rows("""
             select provider, request_key, count(*), min(window_start), max(grid_end),
                    arg_max(last_error, updated_at)
@@ -109,7 +110,7 @@ def status(warehouse: Path) -> str:
         out.append({"provider": name, "last_run": finished, "mode": mode, "outcome": outcome,
                     "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows,
                     "last_observed": observed, "freshness": age, "open_errors": errors.get(name, 0),
-                    "pending_windows": pending.get(name, 0), "settled_skipped": settled.get(name, (0, None, 0))[0],
+                    "pending_windows": pending.get(name, 0), "settled_skipped": settled.get(name, (0,))[0],
                     "dq_failing": quality.get(name, 0)})
     lines = [f"warehouse {warehouse}", _table(out)]
     failing = [r for r in checks if r[2] in ("fail", "error", "warn")]
@@ -117,13 +118,12 @@ def status(warehouse: Path) -> str:
         lines.append("data quality (analytics.data_quality):")
         lines += [f"  {status.upper()} {check} [{provider}]: {count} row(s)"
                   for check, provider, status, count in failing]
-    skipping = [(name, *settled[name]) for name in names
-                if settled.get(name, (0, None, 0))[0] or settled.get(name, (0, None, 0))[2]]
+    skipping = [(name, *settled[name]) for name in names if name in settled]
     if skipping:
         lines.append("settled windows the last nightly skipped (re-checked weekly; 'run --recheck' pulls them now):")
         lines += [f"  {name}: {count} window(s)" + (f", next re-check from {_cell(due)}" if due else "")
                   + (f"; {campaigns} settled campaign(s) not probed" if campaigns else "")
-                  for name, count, due, campaigns in skipping]
+                  for name, count, campaigns, due in skipping]
     if left:
         lines.append("windows not done yet (etl.window_ledger):")
         lines += [f"  {_left_line(*row)}" for row in left]

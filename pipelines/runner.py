@@ -65,7 +65,6 @@ class ProviderOutcome:
     windows_failed: int = 0
     windows_settled: int = 0        # skipped by a nightly as settled (pipelines.ledger)
     settled_windows: list[Window] = field(default_factory=list)
-    campaigns_settled: int = 0      # left unprobed by a nightly as settled (transforms.settled_campaigns)
     fact_rows_changed: int = 0
     fact_rows_total: int = 0
     # seconds per step, summed over the provider's loads (transform: the run's, shared by its providers)
@@ -325,7 +324,8 @@ def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mod
             windows = _covering(con, name, lo, hi, settings, now)
             skipped = [] if recheck or not spec.settle_windows else ledger.settled(
                 con, name, windows, now, settle_days=settings.settle_days, recheck_days=settings.recheck_days)
-            windows = [w for w in windows if w not in set(skipped)]
+            left_out = set(skipped)
+            windows = [w for w in windows if w not in left_out]
             outcome.windows_settled = len(skipped)
             outcome.settled_windows = skipped
         outcome.range_start, outcome.range_end = lo, min(hi, now)
@@ -349,10 +349,16 @@ def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, setting
         lo, hi = wider_lo, wider_hi
 
 
-def _refresh_ids(area: WorkArea, spec: ProviderSpec) -> dict[str, list[str]]:
-    """Campaigns to pull again whatever their window (still sending, not final): the transforms decide."""
+def _campaign_ids(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, settle: bool,
+                  now: pendulum.DateTime) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Campaigns to pull again whatever their window (still sending, not final), and, when ``settle``, the settled
+    ones a source that probes every campaign may leave out: the transforms decide both."""
     with area.connect() as con:
-        return refresh_candidates(con, spec.name)
+        refresh = refresh_candidates(con, spec.name)
+        settled = settled_campaigns(con, spec.name, states=spec.final_states, now=now.naive(),
+                                    settle_days=settings.settle_days,
+                                    recheck_days=settings.recheck_days) if settle else {}
+    return refresh, settled
 
 
 def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome, *,
@@ -368,12 +374,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         outcome.finished_at = pendulum.now("UTC")
         progress(f"{name}: {exc}")
         return
-    refresh = _refresh_ids(area, spec)
-    settled_ids: dict[str, list[str]] = {}
-    if mode == "nightly" and not recheck:
-        with area.connect() as con:
-            settled_ids = settled_campaigns(con, name, now=now.naive(), settle_days=settings.settle_days,
-                                            recheck_days=settings.recheck_days)
+    refresh, settled_ids = _campaign_ids(area, spec, settings, settle=mode == "nightly" and not recheck, now=now)
     span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
     settled = f" ({outcome.windows_settled} settled window(s) skipped)" if outcome.windows_settled else ""
     if settled_ids:
@@ -427,7 +428,6 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         progress(f"{name}: {outcome.message}")
     else:
         if mode == "nightly":
-            outcome.campaigns_settled = report.settled
             with area.connect() as con:
                 ledger.note_settled(con, name, outcome.settled_windows, campaigns=report.settled,
                                     recheck_days=settings.recheck_days)

@@ -25,9 +25,6 @@ STORAGE_COMPATIBILITY = "v1.0.0"
 # DuckDB's buffer pool for the loader's own connections (transforms, ledger) and dlt's loads: DuckDB spills to
 # a temp folder beside the work file rather than growing, so the loader's memory stays flat in the history size
 DUCKDB_MEMORY_LIMIT = "256MB"
-# DuckDB's allocator keeps freed memory for reuse until a task's peak passes this threshold (default 128 MB): a
-# load or a batch freed the memory it took, and the process should show it
-DUCKDB_ALLOCATOR_FLUSH = "16MB"
 
 ETL_DDL = """
 create schema if not exists etl;
@@ -83,8 +80,7 @@ class WorkArea:
     @property
     def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
         """The settings of every connection the loader opens to the work file (dlt's included)."""
-        return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(self.dir / "duckdb.tmp"),
-                "allocator_flush_threshold": DUCKDB_ALLOCATOR_FLUSH}
+        return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(self.dir / "duckdb.tmp")}
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[WorkArea]:

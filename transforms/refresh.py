@@ -25,18 +25,12 @@ def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[st
     return candidates
 
 
-# Final execution states per provider whose source probes every listed campaign each run (Experiture's /status):
-# such a campaign's lifetime counts stop moving once its last execution has ended.
-FINAL_STATES = {"experiture": ("completed", "failed")}
-
-
-def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, now: object, settle_days: int,
-                      recheck_days: int) -> dict[str, list[str]]:
+def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: tuple[str, ...], now: object,
+                      settle_days: int, recheck_days: int) -> dict[str, list[str]]:
     """account_id -> the campaigns a nightly may leave unprobed: their last execution ended, their last two pulls
     were both made at least ``settle_days`` after that end and found the same figures, and the newer is less than
-    ``recheck_days`` old (the campaign twin of the window settle policy in ``pipelines/ledger.py``). ``{}`` for
-    providers that do not probe every campaign."""
-    states = FINAL_STATES.get(provider)
+    ``recheck_days`` old (the campaign twin of the window settle policy in ``pipelines/ledger.py``); ``states``
+    are the provider's final statuses (``ProviderSpec.final_states``), ``{}`` when it has none."""
     if not states or settle_days <= 0:
         return {}
     tables = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "

@@ -66,6 +66,8 @@ class ProviderSpec:
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
         settle_windows: a nightly may skip settled windows (``pipelines/ledger.py``): what a pull of a window
             found is in rows of that window, or of the campaigns they list, so two pulls can be compared.
+        final_states: dimension statuses after which a campaign's figures stop moving, for a source that probes
+            every campaign each run: a nightly may leave such settled campaigns out (``ExtractPlan.settled``).
         source: the provider's ``@dlt.source`` function (``<name>_source``), attached by ``sources.registry``.
         rows: the provider's extraction, ``<name>_rows(run, **config keys)``: the stream of raw rows the source
             wraps and the runner cuts into loads; attached by ``sources.registry``.
@@ -80,5 +82,6 @@ class ProviderSpec:
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
     http_options: dict[str, Any] = field(default_factory=dict)
     settle_windows: bool = False
+    final_states: tuple[str, ...] = ()
     source: Callable[..., Any] | None = None
     rows: Callable[..., Iterator[RawBatch]] | None = None

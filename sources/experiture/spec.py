@@ -19,4 +19,5 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
+    final_states=tuple(sorted(s.FINAL_STATES)),   # every listed campaign is probed each run (/status)
 )
