@@ -107,11 +107,14 @@ class RequestStats:
 
 
 class RateLimiter:
-    """At most ``limit`` request starts in any rolling ``period``, shared by every thread.
+    """At most ``limit`` requests in any rolling ``period``, shared by every thread.
 
     A sliding log rather than a token bucket: it never lets a burst exceed the published limit over any window
     the provider may measure, yet sends as soon as a slot frees, so a provider is used at its limit.
-    ``margin`` adds a little time per slot to absorb network jitter between our clock and the provider's.
+    A request taken with ``hold`` keeps its slot while it is in flight and then counts from when its answer
+    arrived: the provider admitted it at some moment between our send and its answer, so the next request in
+    that slot leaves at least ``period`` after the provider's own count of the first, whatever the latency or
+    the scheduling delays on either side. ``margin`` adds a little time per slot for the provider's clock.
     The default ``sleep`` raises ``interrupt.Interrupted`` soon after a stop request.
     """
 
@@ -123,33 +126,53 @@ class RateLimiter:
         self.limit = limit
         self.period = period
         self.margin = period * 0.02 if margin is None else margin
-        self._starts: deque[float] = deque()
+        self._counted: deque[float] = deque()   # when each finished request counts from, oldest first
+        self._in_flight = 0
         self._blocked_until = 0.0
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
 
     def acquire(self) -> float:
-        """Block until a request may start; return the seconds waited."""
-        waited = 0.0
-        while True:
+        """Block until a request may start and count it from now; return the seconds waited."""
+        waited = self._take()
+        with self._lock:
+            self._in_flight -= 1
+            self._counted.append(self._clock())
+        return waited
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[float]:
+        """A slot for one request (yields the seconds waited); it counts from when the block ends."""
+        waited = self._take()
+        try:
+            yield waited
+        finally:
             with self._lock:
-                now = self._clock()
-                horizon = self.period + self.margin
-                while self._starts and now - self._starts[0] >= horizon:
-                    self._starts.popleft()
-                full = len(self._starts) >= self.limit
-                if now >= self._blocked_until and not full:
-                    self._starts.append(now)
-                    return waited
-                delay = max(self._blocked_until - now, (self._starts[0] + horizon - now) if full else 0.0)
-            self._sleep(delay)
-            waited += delay
+                self._in_flight -= 1
+                self._counted.append(self._clock())
 
     def defer(self, seconds: float) -> None:
         """Push every slot back after the provider said 429: nobody starts before ``seconds`` from now."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    def _take(self) -> float:
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                horizon = self.period + self.margin
+                while self._counted and now - self._counted[0] >= horizon:
+                    self._counted.popleft()
+                full = self._in_flight + len(self._counted) >= self.limit
+                if now >= self._blocked_until and not full:
+                    self._in_flight += 1
+                    return waited
+                frees = (self._counted[0] + horizon - now) if self._counted else interrupt.SLICE_SECONDS
+                delay = max(self._blocked_until - now, frees if full else 0.0)
+            self._sleep(delay)
+            waited += delay
 
 
 @dataclass
@@ -497,9 +520,7 @@ class HttpClient:
             failure: str
             retry_after: float | None = None
             response: httpx.Response | None = None
-            with self._slot():
-                if self.limiter is not None:
-                    self.limiter.acquire()
+            with self._slot(), (self.limiter.hold() if self.limiter is not None else contextlib.nullcontext()):
                 interrupt.check()
                 started = time.monotonic()
                 deadline = _Deadline(started + self.policy.timeout_seconds, self.policy.timeout_seconds)

@@ -171,6 +171,19 @@ def test_rate_limiter_defer_blocks_everyone_until_the_provider_allows() -> None:
     assert clock.now == pytest.approx(10.0)
 
 
+def test_a_held_slot_counts_from_its_answer_so_latency_never_packs_the_provider_window() -> None:
+    # The provider counts a request when it reaches it, anywhere between our send and its answer: with a slot
+    # counted from the answer, the request that reuses it leaves a whole period after the provider's count.
+    clock = FakeClock()
+    limiter = RateLimiter(2, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    with limiter.hold():
+        clock.now += 3.0            # a slow answer
+    limiter.acquire()               # the second slot is free at once
+    assert clock.now == pytest.approx(3.0)
+    limiter.acquire()               # the first slot frees 10 s after its answer, not after its send
+    assert clock.now == pytest.approx(13.0)
+
+
 class Counting(SimApp):
     """A tiny loopback API that records when requests arrive."""
 
