@@ -3,14 +3,14 @@
 The five demo simulators are served on loopback (Insider's limit shortened to 30 requests per second, so the
 figures come quickly; the counts do not depend on it) and three nightlies run into one fresh warehouse:
 
-1. the first nightly (the whole range from ``start_date``);
-2. a second nightly right after it: the whole lookback, as every nightly did before the settle policy (nothing
-   has settled yet: a window settles once two pulls agree, ``pipelines/ledger.py``);
-3. a third: the lookback without the settled windows and campaigns;
-4. a fourth with ``--recheck``: the whole lookback again.
+1. the first run (``make demo``'s nightly: the whole range from ``start_date``);
+2. the nightly after it: the whole lookback, which is what every nightly cost before the settle policy
+   (nothing has settled yet: a window settles once two pulls agree, ``pipelines/ledger.py``);
+3. the nightly after that: the lookback without the settled windows and campaigns;
+4. one more with ``--recheck``: the whole lookback again.
 
-Printed per provider: requests of each and the ratio third / second; whether the fact still equals each
-simulator's truth is what the test suite checks. Figures of one run, never assertions.
+Printed per provider: requests of each and the ratio of the two nightlies after the first run (3 / 2); whether the
+fact still equals each simulator's truth is what the test suite checks. Figures of one run, never assertions.
 
     .venv/bin/python bench/nightly_requests.py
 """
@@ -45,16 +45,15 @@ def main() -> int:
                 app.limit.period = 1.0
         warehouse = Path(tmp) / "w.duckdb"
         quiet = Progress(quiet=os.environ.get("BENCH_VERBOSE") != "1")
-        runs = [("first nightly", False), ("second nightly", False), ("third nightly", False),
-                ("nightly --recheck", True)]
+        runs = [("first run", False), ("nightly 1", False), ("nightly 2", False), ("nightly --recheck", True)]
         for label, recheck in runs:
             result = load(warehouse=warehouse, mode="nightly", progress=quiet, recheck=recheck)
             counts.append(requests_by_provider(result))
             settled = {o.provider: o.windows_settled for o in result.outcomes}
-            print(f"{label:>18}: " + ", ".join(f"{p} {n} ({settled[p]} settled skipped)"
+            print(f"{label:>18}: " + ", ".join(f"{p} {n} ({settled[p]} settled windows skipped)"
                                               for p, n in counts[-1].items()), flush=True)
     first, second, third, recheck = counts
-    print(f"\n{'provider':>12} {'first':>7} {'second':>7} {'third':>7} {'recheck':>8} {'third/second':>13}")
+    print(f"\n{'provider':>12} {'first':>7} {'night 1':>7} {'night 2':>7} {'recheck':>8} {'night 2/1':>13}")
     for provider in first:
         ratio = third[provider] / second[provider] if second[provider] else float("nan")
         print(f"{provider:>12} {first[provider]:>7} {second[provider]:>7} {third[provider]:>7} "

@@ -355,9 +355,10 @@ def _campaign_ids(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
     ones a source that probes every campaign may leave out: the transforms decide both."""
     with area.connect() as con:
         refresh = refresh_candidates(con, spec.name)
-        settled = settled_campaigns(con, spec.name, states=spec.final_states, now=now.naive(),
-                                    settle_days=settings.settle_days,
-                                    recheck_days=settings.recheck_days) if settle else {}
+        rule = spec.settling
+        settled = settled_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
+                                    figures=rule.figures, now=now.naive(), settle_days=settings.settle_days,
+                                    recheck_days=settings.recheck_days) if settle and rule is not None else {}
     return refresh, settled
 
 

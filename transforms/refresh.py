@@ -26,29 +26,33 @@ def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[st
 
 
 def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: tuple[str, ...], now: object,
-                      settle_days: int, recheck_days: int) -> dict[str, list[str]]:
-    """account_id -> the campaigns a nightly may leave unprobed: their last execution ended, their last two pulls
-    were both made at least ``settle_days`` after that end and found the same figures, and the newer is less than
-    ``recheck_days`` old (the campaign twin of the window settle policy in ``pipelines/ledger.py``); ``states``
-    are the provider's final statuses (``ProviderSpec.final_states``), ``{}`` when it has none."""
+                      settle_days: int, recheck_days: int, since: str = "finished_at", endpoint: str | None = None,
+                      figures: str = "payload") -> dict[str, list[str]]:
+    """account_id -> the campaigns a nightly may leave unpulled: their status is one of ``states``, their last two
+    pulls were both made at least ``settle_days`` after their ``since`` moment (``dim_campaign`` column) and found
+    the same ``figures`` (SQL over a raw record's ``payload``), and the newer is less than ``recheck_days`` old
+    (the campaign twin of the window settle policy in ``pipelines/ledger.py``; ``sources.common.provider.
+    CampaignSettling`` says it per provider); ``{}`` when ``states`` is empty or the policy is off."""
     if not states or settle_days <= 0:
         return {}
+    if since not in ("finished_at", "started_at"):
+        raise ValueError(f"settled campaigns count from finished_at or started_at, not {since!r}")
     tables = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "
                                         "'raw'").fetchall()}
-    figures = [t for t in (f"{provider}_metrics", f"{provider}_summaries") if t in tables]
-    if f"{provider}_fetches" not in tables or not figures:
+    held = [t for t in (f"{provider}_metrics", f"{provider}_summaries") if t in tables]
+    if f"{provider}_fetches" not in tables or not held:
         return {}
-    records = " union all ".join(f'select fetch_id, payload from raw."{t}"' for t in figures)
+    records = " union all ".join(f'select fetch_id, {figures} as figures from raw."{t}"' for t in held)
     rows = con.execute(f"""
         with pulls as (
             select account_id, campaign_id, fetch_id, fetched_at::timestamp as pulled_at,
                 row_number() over (partition by account_id, campaign_id order by fetched_at desc) as n
-            from raw."{provider}_fetches" where campaign_id is not null
+            from raw."{provider}_fetches" where campaign_id is not null and (?::varchar is null or endpoint = ?)
             qualify n <= 2
         ),
         digests as (
             select p.account_id, p.campaign_id, p.n, p.pulled_at,
-                count(r.payload) || ':' || coalesce(sum(hash(r.payload)), 0) as digest
+                count(r.figures) || ':' || coalesce(sum(hash(r.figures)), 0) as digest
             from pulls as p left join ({records}) as r on r.fetch_id = p.fetch_id
             group by all
         ),
@@ -60,11 +64,11 @@ def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
         select d.account_id, d.campaign_id
         from analytics.dim_campaign as d
         join pairs as p on p.account_id = d.account_id and p.campaign_id = d.campaign_id
-        where d.provider = ? and d.status in ({", ".join("?" for _ in states)}) and d.finished_at is not null
+        where d.provider = ? and d.status in ({", ".join("?" for _ in states)}) and d.{since} is not null
           and p.pulls = 2 and p.digests = 1
-          and p.older >= d.finished_at + to_days(?)
+          and p.older >= d.{since} + to_days(?)
           and p.newest > ?::timestamp - to_days(?)
-        order by 1, 2""", [provider, *states, settle_days, now, recheck_days]).fetchall()
+        order by 1, 2""", [endpoint, endpoint, provider, *states, settle_days, now, recheck_days]).fetchall()
     settled: dict[str, list[str]] = {}
     for account_id, campaign_id in rows:
         settled.setdefault(str(account_id), []).append(str(campaign_id))

@@ -51,6 +51,27 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True)
+class CampaignSettling:
+    """How a source that pulls every campaign of its scope each run tells that a campaign's figures stopped moving
+    (``transforms.settled_campaigns``): the campaign twin of the window settle policy.
+
+    Attributes:
+        states: ``dim_campaign.status`` values after which its figures may stop moving.
+        since: the ``dim_campaign`` column the settle period counts from (``finished_at``: its last execution
+            ended; ``started_at``: it was published).
+        endpoint: the raw fetches that carry its figures; None: every fetch of the campaign.
+        figures: SQL over a raw record's ``payload`` (and ``fetch_id``): what two pulls compare. It leaves out
+            what changes without the figures changing (a refresh time, how a poll went); a pull whose figures
+            cannot be trusted (a stale answer) yields its ``fetch_id``, so it agrees with no other pull.
+    """
+
+    states: tuple[str, ...]
+    since: str = "finished_at"
+    endpoint: str | None = None
+    figures: str = "payload"
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     """Everything the runner needs to know about one provider (its ``spec.py``).
 
@@ -66,8 +87,8 @@ class ProviderSpec:
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
         settle_windows: a nightly may skip settled windows (``pipelines/ledger.py``): what a pull of a window
             found is in rows of that window, or of the campaigns they list, so two pulls can be compared.
-        final_states: dimension statuses after which a campaign's figures stop moving, for a source that probes
-            every campaign each run: a nightly may leave such settled campaigns out (``ExtractPlan.settled``).
+        settling: for a source that pulls every campaign each run, how its settled campaigns are told, which a
+            nightly may leave out (``ExtractPlan.settled``); None: it has none.
         source: the provider's ``@dlt.source`` function (``<name>_source``), attached by ``sources.registry``.
         rows: the provider's extraction, ``<name>_rows(run, **config keys)``: the stream of raw rows the source
             wraps and the runner cuts into loads; attached by ``sources.registry``.
@@ -82,6 +103,6 @@ class ProviderSpec:
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
     http_options: dict[str, Any] = field(default_factory=dict)
     settle_windows: bool = False
-    final_states: tuple[str, ...] = ()
+    settling: CampaignSettling | None = None
     source: Callable[..., Any] | None = None
     rows: Callable[..., Iterator[RawBatch]] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, ProviderSpec
+from sources.common.provider import CampaignSettling, ConfigKey, ProviderSpec
 from sources.experiture import settings as s
 from sources.experiture.client import auth_headers
 
@@ -19,5 +19,6 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
-    final_states=tuple(sorted(s.FINAL_STATES)),   # every listed campaign is probed each run (/status)
+    # every listed campaign is probed each run (/status); its figures stop once its last execution ended
+    settling=CampaignSettling(states=tuple(sorted(s.FINAL_STATES)), endpoint="campaign"),
 )

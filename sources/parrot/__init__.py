@@ -2,8 +2,10 @@
 
 Each run lists every post campaign of the account (cheap), then reads the metrics of the published ones that were
 published inside one of the plan's windows or are due again (``plan.refresh``: loaded stale, not ready, failed, or
-last pulled over a week ago). Metrics refresh asynchronously; ``ParrotClient.poll_metrics`` waits for them from
-one scheduler. Per campaign:
+last pulled over a week ago). A nightly leaves out a settled campaign (``plan.settled``: published at least
+``settle_days`` before its last two ready pulls, whose counters agree, the newer made less than ``recheck_days``
+ago) unless the listing shows it updated since ``plan.settled_since``. Metrics refresh asynchronously;
+``ParrotClient.poll_metrics`` waits for them from one scheduler. Per campaign:
 
 * ``ready`` -> one metrics record (replacement scope ``parrot|<account>|<id>|metrics``);
 * still ``updating`` after the wait -> the previous values, loaded with ``_poll.stale = true``;
@@ -90,6 +92,7 @@ def _extract(client: ParrotClient, run: Extraction) -> Iterator[RawBatch]:
 
     by_id = {str(item["id"]): item for item in items}
     refresh = {str(c) for c in plan.refresh.get(account, [])}
+    settled = set(plan.settled.get(account, []))
     published_at: dict[str, pendulum.DateTime | None] = {}
     selected: list[str] = []
     for cid, item in by_id.items():
@@ -97,6 +100,9 @@ def _extract(client: ParrotClient, run: Extraction) -> Iterator[RawBatch]:
             continue
         published_at[cid] = parse_time(item.get("published_at"))
         moment = published_at[cid]
+        if cid in settled and not _changed_since(item, plan.settled_since):
+            report.add(settled=1)   # counters stopped moving, and the listing shows no change: not pulled
+            continue
         if cid in refresh or (moment is not None and any(w.contains(moment) for w in plan.windows)):
             selected.append(cid)
     # due again but no longer listed: probe it; a 404 then empties its scope
@@ -109,6 +115,14 @@ def _extract(client: ParrotClient, run: Extraction) -> Iterator[RawBatch]:
         records = sum(1 for cid in selected
                       if (moment := published_at.get(cid)) is not None and window.contains(moment))
         report.window_done("post_campaigns", account, window, records)
+
+
+def _changed_since(item: dict[str, Any], since: pendulum.DateTime | None) -> bool:
+    """Whether the listing shows the campaign touched since ``since`` (an unreadable time counts as a change)."""
+    if since is None:
+        return True
+    moments = [parse_time(item.get(key)) for key in ("updated_at", "published_at")]
+    return any(moment is None or moment >= since for moment in moments)
 
 
 def _result_rows(writer: RawWriter, account: str, result: PollResult) -> Iterator[RawBatch]:

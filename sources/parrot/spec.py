@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, ProviderSpec
+from sources.common.provider import CampaignSettling, ConfigKey, ProviderSpec
 from sources.parrot import settings as s
 from sources.parrot.client import auth_headers
 
@@ -24,4 +24,11 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
+    settling=CampaignSettling(
+        # every published campaign of a window is pulled each run; its counters are compared without their
+        # refresh time and without how the poll went, and a stale answer (still updating) agrees with nothing
+        states=(s.PUBLISHED,), since="started_at", endpoint="metrics",
+        figures="case when payload ->> '$._poll.outcome' = 'ready' "
+                "then json_merge_patch(payload -> '$.data.metrics', '{\"updated_at\": null}')::varchar "
+                "else fetch_id end"),
 )

@@ -153,6 +153,44 @@ def test_account_id_faults_and_deleted_campaigns(configure, run_cli,
                  [gone.campaign_id]) == [("not_found",)]
 
 
+def test_settled_campaigns_are_not_pulled_until_changed_or_rechecked(configure, run_cli, warehouse: Path) -> None:
+    """A campaign published a week before two ready pulls whose counters agree is left out of later nightlies; a
+    recent one is still pulled, one the listing shows updated is pulled again, ``--recheck`` pulls all, and the
+    fact equals the truth throughout."""
+    sim = ParrotSim(now=NOW, campaigns=24, drafts=False, days=28, refresh_delay=0.1)
+    configure(sim)
+
+    def pulled(since: int) -> set[str]:
+        return {p.split("/")[-2] for _, _, p, _ in sim.log[since:] if p.endswith("/metrics")}
+
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    mark = len(sim.log)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    second = pulled(mark)
+    mark = len(sim.log)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    third = pulled(mark)
+    published = {c.campaign_id: c.published_at for c in sim.published()}
+    old = {cid for cid, at in published.items() if at is not None and at < NOW.subtract(days=8)}
+    recent = {cid for cid, at in published.items() if at is not None and at > NOW.subtract(days=6)}
+    assert old and recent and old | recent <= second
+    assert not old & third and recent <= third, "settled campaigns are left out, recent ones are not"
+    assert fact(warehouse, "parrot") == sim.truth_fact_rows()
+
+    touched = sorted(old)[0]
+    sim.campaigns[touched].updated_at = sim.clock()      # edited upstream: the listing shows the change
+    mark = len(sim.log)
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    assert touched in pulled(mark) and not (old - {touched}) & pulled(mark)
+
+    sim.grow()
+    sim.expire()                                         # new clicks: every refresh shows them
+    mark = len(sim.log)
+    assert run_cli("run", "--recheck", "--warehouse", warehouse) == 0
+    assert old <= pulled(mark)
+    assert fact(warehouse, "parrot") == sim.truth_fact_rows()
+
+
 def test_demo_datasets_of_both_providers_load_cleanly(monkeypatch: pytest.MonkeyPatch, serve, run_cli,
                                                      warehouse: Path) -> None:
     apps = {}
