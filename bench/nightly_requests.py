@@ -37,6 +37,7 @@ def requests_by_provider(result: RunResult) -> dict[str, int]:
 
 def main() -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")   # as the CLI does without --verbose
     os.environ["SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS"] = "1"
     counts = []
     with demo_simulators(pendulum.now("UTC")) as apps, tempfile.TemporaryDirectory(prefix="nightly-bench-") as tmp:
