@@ -13,9 +13,10 @@ import contextlib
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -97,14 +98,19 @@ def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_di
             clear_derived_tables(con)
         create_inputs(con, sources, "no_fetches", watermark, with_new=False)
         apply_models(con, models, load_id, kinds=DEFINITION_KINDS)
+
+    def current_batch() -> tuple[int, int, dict[str, int]]:
+        create_inputs(con, sources, "current_batch", watermark, with_new=False)
+        removed = delete_batch_rows(con, "current_batch", full=watermark.full)
+        added = apply_models(con, models, load_id, kinds=SCOPE_KINDS)
+        return removed, added, changed_fact_rows(con, "current_batch")
+
     inserted = deleted = 0
     changed: Counter[str] = Counter()
-    for _ in fetch_batches(con, "current_fetches", "current_batch"):
-        with _transaction(con):
-            create_inputs(con, sources, "current_batch", watermark, with_new=False)
-            deleted += delete_batch_rows(con, "current_batch", full=watermark.full)
-            inserted += apply_models(con, models, load_id, kinds=SCOPE_KINDS)
-            changed.update(changed_fact_rows(con, "current_batch"))
+    for removed, added, per_provider in in_batches(con, "current_fetches", "current_batch", current_batch):
+        deleted += removed
+        inserted += added
+        changed.update(per_provider)
     with _transaction(con):
         deleted += delete_unfetched_dirty_rows(con, changed)
         create_inputs(con, dim_sources(models, sources), "no_fetches", watermark, with_new=True)
@@ -197,18 +203,43 @@ def clear_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("delete from staging.transform_state where name = 'layout_version'")
 
 
-def fetch_batches(con: duckdb.DuckDBPyConnection, fetches: str, batch: str) -> Iterator[int]:
-    """Temp table ``batch``, filled in turn with slices of ``fetches`` holding about ``BATCH_ROWS`` raw rows
-    (their fetch logs' ``records``) each: the scopes rebuilt together. Yields the batch number."""
+T = TypeVar("T")
+
+
+def in_batches(con: duckdb.DuckDBPyConnection, fetches: str, batch: str, step: Callable[[], T]) -> list[T]:
+    """Run ``step`` once per batch of ``fetches`` (about ``BATCH_ROWS`` raw rows each, by their fetch logs'
+    ``records``), each in its own transaction with temp table ``batch`` holding that batch's fetches: the scopes
+    rebuilt together. A batch DuckDB cannot fit in its memory limit (rows far larger than usual) is rolled back
+    and redone in halves, down to one fetch, so the memory limit bounds a transform without failing it. Returns
+    the committed steps' results, in order; a step always runs at least once (on an empty batch when there
+    is nothing to rebuild), so the per-batch table models create their tables."""
     con.execute(f"""create or replace temp table batched_fetches as
-        select *, cast(floor(sum(coalesce(records, 0) + 1) over (order by scope_key, fetch_id
-                                                                rows unbounded preceding) / ?) as bigint) as batch
+        select *,
+            cast(floor(sum(coalesce(records, 0) + 1) over (order by scope_key, fetch_id rows unbounded preceding)
+                       / ?) as bigint) as batch,
+            row_number() over (order by scope_key, fetch_id) as batch_rank
         from {fetches}""", [BATCH_ROWS])
-    numbers = [int(n) for (n,) in con.execute("select distinct batch from batched_fetches order by 1").fetchall()]
-    for number in numbers or [0]:  # one (empty) batch at least: the per-batch table models create their tables
-        con.execute(f"create or replace temp table {batch} as "
-                    f"select * exclude (batch) from batched_fetches where batch = ?", [number])
-        yield number
+    spans = con.execute("select min(batch_rank), max(batch_rank) from batched_fetches group by batch "
+                        "order by 1").fetchall() or [(0, -1)]
+    results: list[T] = []
+    pending = [(int(lo), int(hi)) for lo, hi in reversed(spans)]
+    while pending:
+        lo, hi = pending.pop()
+        con.execute(f"create or replace temp table {batch} as select * exclude (batch, batch_rank) "
+                    f"from batched_fetches where batch_rank between ? and ?", [lo, hi])
+        try:
+            with _transaction(con):
+                result = step()
+        except (duckdb.OutOfMemoryException, TransformError) as exc:
+            out_of_memory = isinstance(exc, duckdb.OutOfMemoryException) or isinstance(
+                exc.__cause__, duckdb.OutOfMemoryException)
+            if not out_of_memory or hi <= lo:
+                raise
+            middle = (lo + hi) // 2
+            pending += [(middle + 1, hi), (lo, middle)]   # the first half next, then the second
+            continue
+        results.append(result)
+    return results
 
 
 def delete_batch_rows(con: duckdb.DuckDBPyConnection, batch: str, *, full: bool) -> int:
@@ -344,14 +375,16 @@ def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sour
         else:
             con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
                             where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
-    for _ in fetch_batches(con, "history_fetches", "history_batch"):
-        with _transaction(con):
-            create_inputs(con, sources, "history_batch", watermark, with_new=False)
-            apply_models(con, models, load_id, kinds={"batch_table"})
-            for model in models:
-                if model.kind != "fact":
-                    continue
-                try:
-                    insert_facts(con, model, HISTORY_TARGET, load_id)
-                except duckdb.Error as exc:
-                    raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
+
+    def history_batch() -> None:
+        create_inputs(con, sources, "history_batch", watermark, with_new=False)
+        apply_models(con, models, load_id, kinds={"batch_table"})
+        for model in models:
+            if model.kind != "fact":
+                continue
+            try:
+                insert_facts(con, model, HISTORY_TARGET, load_id)
+            except duckdb.Error as exc:
+                raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
+
+    in_batches(con, "history_fetches", "history_batch", history_batch)

@@ -165,3 +165,46 @@ def test_a_full_rebuild_cut_short_is_followed_by_a_full_rebuild(demo_warehouse: 
         again = runner.run_transforms(con)
     assert again.full, "the layout stays unmarked until a full rebuild completes"
     assert derived_rows(work) == expected
+
+
+def test_a_batch_too_large_for_memory_is_redone_in_halves(demo_warehouse: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB running out of memory on a batch rolls it back and redoes it in halves: the warehouse and the
+    counts equal those of an undivided rebuild; nothing is applied twice."""
+    from transforms import runner
+
+    work = tmp_path / "whole.duckdb"
+    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", work)
+    with duckdb.connect(str(work)) as con:
+        whole = runner.run_transforms(con, full=True)
+    expected = derived_rows(work)
+    fits = 25     # fetches a batch may hold before the stand-in for DuckDB's limit gives up
+    seen: list[int] = []
+
+    def fetches(con: duckdb.DuckDBPyConnection, table: str) -> int:
+        (n,), = con.execute(f"select count(*) from {table}").fetchall()
+        return int(n)
+
+    real_changed, real_insert = runner.changed_fact_rows, runner.insert_facts
+
+    def changed_or_out_of_memory(con: duckdb.DuckDBPyConnection, batch: str) -> dict[str, int]:
+        seen.append(fetches(con, batch))
+        if seen[-1] > fits:   # after the batch's deletes and inserts: the rollback must undo them
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block (stand-in)")
+        return real_changed(con, batch)
+
+    def insert_or_out_of_memory(con: duckdb.DuckDBPyConnection, model: object, target: str, *args: object) -> int:
+        if target == runner.HISTORY_TARGET and fetches(con, "history_batch") > fits:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block (stand-in)")
+        return real_insert(con, model, target, *args)
+
+    monkeypatch.setattr(runner, "changed_fact_rows", changed_or_out_of_memory)
+    monkeypatch.setattr(runner, "insert_facts", insert_or_out_of_memory)
+    split = tmp_path / "split.duckdb"
+    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", split)
+    with duckdb.connect(str(split)) as con:
+        result = runner.run_transforms(con, full=True)
+    assert max(seen) > fits and len([n for n in seen if n <= fits]) > 1, "a batch was split"
+    assert (result.fact_rows_inserted, result.fact_rows_deleted, result.per_provider_changed) == (
+        whole.fact_rows_inserted, whole.fact_rows_deleted, whole.per_provider_changed)
+    assert derived_rows(split) == expected
