@@ -161,7 +161,9 @@ def test_settled_campaigns_are_not_probed_until_a_recheck(configure, run_cli, wa
     assert run_cli("run", "--warehouse", warehouse) == 0
     third = probed(mark)
     old = {c.campaign_id for c in sim.loadable() if c.state in ("completed", "failed") and c.executions
-           and max(e.completed_at or NOW for e in c.executions) < NOW.subtract(days=8)}
+           and NOW.subtract(days=29) < max(e.completed_at or NOW for e in c.executions) < NOW.subtract(days=8)}
+    # (inside the nightly's 30-day lookback: an older one's first pull, the backfill's, also held rows of windows
+    # the nightly no longer asks for, so its first two pulls differ and it settles one nightly later)
     running = {c.campaign_id for c in sim.loadable() if c.state == "running"}
     assert old and old <= second and not old & third, "settled campaigns are not probed"
     assert running <= third
