@@ -54,3 +54,19 @@ def fact(path: Path, provider: str, *, with_period: bool = False) -> dict[tuple[
         assert key not in out, f"duplicate fact row {key}"
         out[key] = value
     return out
+
+
+def campaigns_requested(log: list[tuple[Any, ...]], suffix: str) -> set[str]:
+    """The campaign ids of a simulator's logged requests to ``.../<campaign id>/<suffix>``."""
+    return {path.split("/")[-2] for _, _, path, _ in log if path.endswith(f"/{suffix}")}
+
+
+def three_runs(run_cli: Any, warehouse: Path, sim: Any, suffix: str) -> tuple[set[str], set[str]]:
+    """Run the loader three times; the campaigns the second and the third asked for at ``.../<id>/<suffix>``
+    (what a settle policy leaves out shows in the third)."""
+    asked: list[set[str]] = []
+    for _ in range(3):
+        mark = len(sim.log)
+        assert run_cli("run", "--warehouse", warehouse) == 0
+        asked.append(campaigns_requested(sim.log[mark:], suffix))
+    return asked[1], asked[2]

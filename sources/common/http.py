@@ -135,11 +135,8 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Block until a request may start and count it from now; return the seconds waited."""
-        waited = self._take()
-        with self._lock:
-            self._in_flight -= 1
-            self._counted.append(self._clock())
-        return waited
+        with self.hold() as waited:
+            return waited
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[float]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pendulum
-from helpers import fact, query
+from helpers import campaigns_requested, fact, query, three_runs
 
 from simulators.base import Faults
 from simulators.experiture import DEFAULT_TOKEN, ExperitureSim
@@ -150,16 +150,7 @@ def test_settled_campaigns_are_not_probed_until_a_recheck(configure, run_cli, wa
     sim = ExperitureSim(now=NOW, campaigns=20, days=40, journeys=False)
     configure(sim)
 
-    def probed(since: int) -> set[str]:
-        return {p.split("/")[-2] for _, _, p, _ in sim.log[since:] if p.endswith("/status")}
-
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    mark = len(sim.log)
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    second = probed(mark)
-    mark = len(sim.log)
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    third = probed(mark)
+    second, third = three_runs(run_cli, warehouse, sim, "status")
     old = {c.campaign_id for c in sim.loadable() if c.state in ("completed", "failed") and c.executions
            and NOW.subtract(days=29) < max(e.completed_at or NOW for e in c.executions) < NOW.subtract(days=8)}
     # (inside the nightly's 30-day lookback: an older one's first pull, the backfill's, also held rows of windows
@@ -171,6 +162,7 @@ def test_settled_campaigns_are_not_probed_until_a_recheck(configure, run_cli, wa
 
     gone = sorted(old)[0]
     sim.delete_campaign(gone, keep_listed=True)
+    mark = len(sim.log)
     assert run_cli("run", "--recheck", "--warehouse", warehouse) == 3
-    assert gone in probed(mark)
+    assert gone in campaigns_requested(sim.log[mark:], "status")
     assert gone not in {k[1] for k in fact(warehouse, "experiture")}

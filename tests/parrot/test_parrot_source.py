@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from helpers import fact, query
+from helpers import campaigns_requested, fact, query, three_runs
 
 from simulators.base import Faults
 from simulators.experiture import demo as experiture_demo
@@ -160,16 +160,7 @@ def test_settled_campaigns_are_not_pulled_until_changed_or_rechecked(configure, 
     sim = ParrotSim(now=NOW, campaigns=24, drafts=False, days=28, refresh_delay=0.1)
     configure(sim)
 
-    def pulled(since: int) -> set[str]:
-        return {p.split("/")[-2] for _, _, p, _ in sim.log[since:] if p.endswith("/metrics")}
-
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    mark = len(sim.log)
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    second = pulled(mark)
-    mark = len(sim.log)
-    assert run_cli("run", "--warehouse", warehouse) == 0
-    third = pulled(mark)
+    second, third = three_runs(run_cli, warehouse, sim, "metrics")
     published = {c.campaign_id: c.published_at for c in sim.published()}
     old = {cid for cid, at in published.items() if at is not None and at < NOW.subtract(days=8)}
     recent = {cid for cid, at in published.items() if at is not None and at > NOW.subtract(days=6)}
@@ -181,13 +172,14 @@ def test_settled_campaigns_are_not_pulled_until_changed_or_rechecked(configure, 
     sim.campaigns[touched].updated_at = sim.clock()      # edited upstream: the listing shows the change
     mark = len(sim.log)
     assert run_cli("run", "--warehouse", warehouse) == 0
-    assert touched in pulled(mark) and not (old - {touched}) & pulled(mark)
+    fourth = campaigns_requested(sim.log[mark:], "metrics")
+    assert touched in fourth and not (old - {touched}) & fourth
 
     sim.grow()
     sim.expire()                                         # new clicks: every refresh shows them
     mark = len(sim.log)
     assert run_cli("run", "--recheck", "--warehouse", warehouse) == 0
-    assert old <= pulled(mark)
+    assert old <= campaigns_requested(sim.log[mark:], "metrics")
     assert fact(warehouse, "parrot") == sim.truth_fact_rows()
 
 
