@@ -7,6 +7,7 @@ along the way (404/409/424, metrics not ready) are rows of ``analytics.extractio
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import datetime as dt
@@ -30,11 +31,12 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core import interrupt
-from core.errors import CampaignEtlError, ConfigError, DiskFull, ProviderError, first_line
+from core.errors import CampaignEtlError, ConfigError, DiskFull, ProviderError, WarehouseBusy, first_line
 from core.redact import redact
-from pipelines import ledger
+from pipelines import ledger, stores
 from pipelines.config import resolve
-from pipelines.warehouse import WorkArea, disk_error
+from pipelines.stores import ProviderStore, StoreError
+from pipelines.warehouse import WorkArea, WorkFileError, disk_error
 from sources import registry
 from sources.common.http import HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
@@ -125,7 +127,8 @@ def configured(names: list[str] | None, now: pendulum.DateTime) -> list[tuple[Pr
 def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
          end: dt.date | None = None, progress: Progress | None = None,
          now: pendulum.DateTime | None = None, recheck: bool = False) -> RunResult:
-    """Load the chosen providers (nightly from their cursor, or a backfill range), transform and publish.
+    """Load the chosen providers side by side (nightly from their cursor, or a backfill range), each into its own
+    raw store, then transform and publish.
 
     A nightly skips the windows of its range that have settled (``pipelines.ledger``), unless ``recheck``.
 
@@ -135,28 +138,90 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     progress = progress or Progress()
     now = now or pendulum.now("UTC")
     chosen = configured(providers, now)
+    side_by_side = providers_in_parallel()
     run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
     area = WorkArea(warehouse)
-    outcomes: list[ProviderOutcome] = []
-    with area.locked(), _disk_full_is_one_sentence(area):
-        area.prepare(progress)
+    outcomes = [ProviderOutcome(provider=spec.name, mode=mode) for spec, _ in chosen]
+    with _disk_full_is_one_sentence(area):
+        with area.publishing(progress):
+            area.prepare(progress)
         try:
-            for spec, settings in chosen:
-                interrupt.check()
-                outcome = ProviderOutcome(provider=spec.name, mode=mode)
-                outcomes.append(outcome)
-                _run_provider(area, spec, settings, outcome, mode=mode, start=start, end=end, now=now,
-                              run_id=run_id, progress=progress, recheck=recheck)
-            interrupt.check()
-            _return_freed_memory()
-            transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
+            _load_side_by_side(area, chosen, outcomes, side_by_side, mode=mode, start=start, end=end, now=now,
+                               run_id=run_id, progress=progress, recheck=recheck)
             interrupt.check()
         except interrupt.Interrupted as stop:
-            _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; not published")
+            with area.publishing(progress):
+                _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; "
+                                                     f"not published")
             raise
-        area.publish()
+        _return_freed_memory()
+        with area.publishing(progress):
+            try:
+                transform = _transform_and_log(area, outcomes, run_id, progress, full=False)
+                interrupt.check()
+            except interrupt.Interrupted as stop:
+                _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; "
+                                                     f"not published")
+                raise
+            area.publish()
     progress(f"published {warehouse}")
     return RunResult(run_id, outcomes, transform, warehouse)
+
+
+def providers_in_parallel() -> int:
+    """How many providers a run loads at once (``providers_in_parallel``; default: all of them)."""
+    value: Any = dlt.config.get("providers_in_parallel")
+    if value is None:
+        return len(registry.PROVIDER_NAMES)
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise ConfigError(f"PROVIDERS_IN_PARALLEL must be a whole number of at least 1, got '{value}'.")
+    return count
+
+
+def _load_side_by_side(area: WorkArea, chosen: list[tuple[ProviderSpec, ProviderSettings]],
+                       outcomes: list[ProviderOutcome], workers: int, **run: Any) -> None:
+    """Each provider's load in a thread of its own (at most ``workers`` at once), into its own store: one waits
+    only for its own rate limits. A provider's failure is in its outcome; a full disk or a stop request is raised
+    once every provider has stopped (each notices a stop at its next step)."""
+    if workers == 1 or len(chosen) == 1:
+        for (spec, settings), outcome in zip(chosen, outcomes, strict=True):
+            interrupt.check()
+            _load_provider(area, spec, settings, outcome, **run)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(chosen)),
+                                               thread_name_prefix="provider") as pool:
+        futures = [pool.submit(_load_provider, area, spec, settings, outcome, **run)
+                   for (spec, settings), outcome in zip(chosen, outcomes, strict=True)]
+        concurrent.futures.wait(futures)
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    for error in errors:  # a stop first, then a full disk, then anything else
+        if isinstance(error, interrupt.Interrupted):
+            raise error
+    for error in errors:
+        if isinstance(error, DiskFull):
+            raise error
+    if errors:
+        raise errors[0]  # type: ignore[misc]
+
+
+def _load_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome,
+                   **run: Any) -> None:
+    """One provider's load, holding its store's load lock (another run of the same provider goes first)."""
+    store = area.store(spec.name)
+    progress: Progress = run["progress"]
+    try:
+        with store.loading(progress):
+            outcome.started_at = pendulum.now("UTC")
+            store.prepare(progress)
+            _run_provider(area, store, spec, settings, outcome, **run)
+    except (StoreError, WorkFileError, WarehouseBusy) as exc:
+        outcome.outcome, outcome.message = "failed", str(exc)
+        outcome.finished_at = pendulum.now("UTC")
+        progress(f"{spec.name}: {exc}")
 
 
 @contextlib.contextmanager
@@ -196,15 +261,17 @@ def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], m
 
 
 def transform_only(*, warehouse: Path, progress: Progress | None = None) -> TransformResult:
-    """Rebuild staging and analytics from raw alone (no request to any provider), then publish."""
+    """Rebuild staging and analytics from the raw stores alone (no request to any provider), then publish."""
     progress = progress or Progress()
     area = WorkArea(warehouse)
     if not area.work_db.exists() and not warehouse.exists():
         raise ConfigError(f"there is no warehouse at {warehouse} to transform; run 'campaign-etl run' first.")
-    with area.locked(), _disk_full_is_one_sentence(area):
+    with area.publishing(progress), _disk_full_is_one_sentence(area):
         area.prepare(progress)
         with area.connect() as con:
-            result = _interruptible_transform(con, full=True)
+            with stores.reading(con, area.stores()) as attached:
+                stores.copy_ledgers(con, attached)
+                result = _interruptible_transform(con, full=True)
             result.checks = _checks(con, None, progress)
         interrupt.check()
         area.publish()
@@ -226,10 +293,13 @@ def _interruptible_transform(con: duckdb.DuckDBPyConnection, *, full: bool) -> T
 
 def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: str, progress: Progress,
                        *, full: bool) -> TransformResult:
+    """The transforms over every store, the run log and the checks, in the work file (under the publishing lock)."""
     with area.connect() as con:
         progress("transforming raw -> analytics")
         try:
-            result = _interruptible_transform(con, full=full)
+            with stores.reading(con, area.stores()) as attached:
+                stores.copy_ledgers(con, attached)
+                result = _interruptible_transform(con, full=full)
         except CampaignEtlError as exc:
             # the transform rolled back and nothing is published; the loads and this failure stay in the run log
             # of the work file, which the next successful run publishes
@@ -289,7 +359,7 @@ def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
                 list(row.values()))
 
 
-def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
+def _plan(store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
           end: dt.date | None, now: pendulum.DateTime, run_id: str, outcome: ProviderOutcome,
           recheck: bool = False) -> tuple[list[Window], str]:
     """The windows this run pulls, recorded as pending in the ledger, and the request key.
@@ -302,7 +372,7 @@ def _plan(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, mod
     ``recheck`` (``pipelines.ledger``, settle policy).
     """
     name = spec.name
-    with area.connect() as con:
+    with store.connect() as con:
         if mode == "backfill":
             assert start is not None and end is not None
             lo = utc(start)
@@ -349,11 +419,13 @@ def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, setting
         lo, hi = wider_lo, wider_hi
 
 
-def _campaign_ids(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, *, settle: bool,
-                  now: pendulum.DateTime) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, *,
+                  settle: bool, now: pendulum.DateTime,
+                  progress: Progress) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Campaigns to pull again whatever their window (still sending, not final), and, when ``settle``, the settled
-    ones a source that probes every campaign may leave out: the transforms decide both."""
-    with area.connect() as con:
+    ones a source that probes every campaign may leave out: the transforms decide both, from the work file and
+    the provider's raw store."""
+    with area.publishing(progress), area.connect() as con, stores.reading(con, [store]):
         refresh = refresh_candidates(con, spec.name)
         rule = spec.settling
         settled = settled_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
@@ -362,20 +434,21 @@ def _campaign_ids(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
     return refresh, settled
 
 
-def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings, outcome: ProviderOutcome, *,
-                  mode: Mode, start: dt.date | None, end: dt.date | None, now: pendulum.DateTime, run_id: str,
-                  progress: Progress, recheck: bool = False) -> None:
+def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings,
+                  outcome: ProviderOutcome, *, mode: Mode, start: dt.date | None, end: dt.date | None,
+                  now: pendulum.DateTime, run_id: str, progress: Progress, recheck: bool = False) -> None:
     """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only."""
     name = spec.name
     try:
-        windows, _ = _plan(area, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
+        windows, _ = _plan(store, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
                            outcome=outcome, recheck=recheck)
     except CampaignEtlError as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
         progress(f"{name}: {exc}")
         return
-    refresh, settled_ids = _campaign_ids(area, spec, settings, settle=mode == "nightly" and not recheck, now=now)
+    refresh, settled_ids = _campaign_ids(area, store, spec, settings, settle=mode == "nightly" and not recheck,
+                                         now=now, progress=progress)
     span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
     settled = f" ({outcome.windows_settled} settled window(s) skipped)" if outcome.windows_settled else ""
     if settled_ids:
@@ -390,8 +463,10 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
     try:
         http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
                           secrets=[settings.secret], policy=settings.policy, **spec.http_options)
+        if http.limiter is not None:  # what the provider's previous run sent still counts against its limit
+            http.limiter.seed(store.sent_at())
         run = Extraction(http, plan, report, RawWriter(name, plan, report))
-        pipeline = _recovered_pipeline(area, name, progress)
+        pipeline = _recovered_pipeline(area, store, progress)
         loads = arrow_chunks(provider_rows(spec, settings, run), settings.max_records_per_load,
                              on_cut=lambda last: cuts.append(_Cut.of(report, last)))
         recorded = 0
@@ -402,14 +477,14 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
                 break
             cut = cuts[-1]
             interrupt.check()
-            failure = _load_tables(pipeline, name, tables, outcome.steps) if tables else None
+            failure = _load_tables(pipeline, store, tables, outcome.steps) if tables else None
             interrupt.check()
             # the windows closed before this load was cut have all their rows in it or in earlier loads; once
             # the stream has ended, every window is closed, reported or not
             closing = list(dict.fromkeys(report.closed[recorded:cut.closed]))
             if cut.last:
                 closing += [w for w in windows if w not in set(report.closed)]
-            with area.connect() as con:
+            with store.connect() as con:
                 done, failed = ledger.record(con, name, closing, report, run_id, load_failed=failure)
             recorded = cut.closed
             outcome.windows_done += done
@@ -429,7 +504,7 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
         progress(f"{name}: {outcome.message}")
     else:
         if mode == "nightly":
-            with area.connect() as con:
+            with store.connect() as con:
                 ledger.note_settled(con, name, outcome.settled_windows, campaigns=report.settled,
                                     recheck_days=settings.recheck_days)
                 since = grid_floor(utc(outcome.range_start or now), settings.window_days)
@@ -440,6 +515,8 @@ def _run_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSettings
     finally:
         if http is not None:
             outcome.stats = http.stats.as_dict()
+            if http.limiter is not None:
+                store.note_sent(http.limiter.recent())
             http.close()
         outcome.finished_at = pendulum.now("UTC")
 
@@ -458,23 +535,26 @@ class _Cut:
         return _Cut(len(report.closed), report.records, report.skipped, last)
 
 
-def _pipeline(area: WorkArea, name: str) -> dlt.Pipeline:
+def _pipeline(area: WorkArea, store: ProviderStore) -> dlt.Pipeline:
     # the transforms find a load's rows by _dlt_load_id, which dlt adds to Arrow rows only when asked
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
-    credentials = DuckDbCredentials(str(area.work_db), global_config=area.duckdb_config)
-    return dlt.pipeline(pipeline_name=f"campaign_etl_{name}", destination=dlt.destinations.duckdb(credentials),
-                        dataset_name="raw", pipelines_dir=str(area.dlt_dir))
+    credentials = DuckDbCredentials(str(store.path), global_config=store.duckdb_config)
+    return dlt.pipeline(pipeline_name=f"campaign_etl_{store.provider}",
+                        destination=dlt.destinations.duckdb(credentials), dataset_name="raw",
+                        pipelines_dir=str(area.dlt_dir))
 
 
-def _load_tables(pipeline: dlt.Pipeline, provider: str, tables: list[tuple[str, pa.Table]],
+def _load_tables(pipeline: dlt.Pipeline, store: ProviderStore, tables: list[tuple[str, pa.Table]],
                  steps: dict[str, float]) -> str | None:
     """Extract, normalize and load one cut of the stream (Arrow tables, written as parquet) as one dlt package;
-    None when it is durably in the work file, else the reason it is not (its windows are then failed in the
-    ledger and pulled again). ``steps`` adds up the seconds of each step.
+    None when it is durably in the provider's store, else the reason it is not (its windows are then failed in
+    the ledger and pulled again). ``steps`` adds up the seconds of each step.
 
     The three steps run one by one rather than through ``pipeline.run``, which, finding a package left by an
-    earlier process, would load that one instead and silently skip the extraction of this load.
+    earlier process, would load that one instead and silently skip the extraction of this load. Only the load
+    opens the store (under its access lock).
     """
+    provider = store.provider
     resource = raw_resource(f"{provider}_extract", [dlt.mark.with_table_name(table, name) for name, table in tables])
     try:
         with _timed(steps, "extract"):
@@ -483,7 +563,7 @@ def _load_tables(pipeline: dlt.Pipeline, provider: str, tables: list[tuple[str, 
         with _timed(steps, "normalize"):
             pipeline.normalize()
         interrupt.check()
-        with _timed(steps, "load"):
+        with _timed(steps, "load"), store.access():
             info = pipeline.load()
     except PipelineStepFailed as exc:
         cause = _root_cause(exc)
@@ -520,7 +600,7 @@ def _timed(steps: dict[str, float], step: str) -> Iterator[None]:
         steps[step] = steps.get(step, 0.0) + time.monotonic() - started
 
 
-def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pipeline:
+def _recovered_pipeline(area: WorkArea, store: ProviderStore, progress: Progress) -> dlt.Pipeline:
     """The provider's dlt pipeline, with whatever a killed run left in it settled first.
 
     * an extraction that never completed (a package under ``normalize/<instance>/``) is deleted: its windows
@@ -532,7 +612,8 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
     * if that fails, every pending package is discarded and the windows are pulled again.
     Each repair is said in one line.
     """
-    pipeline = _pipeline(area, name)
+    name = store.provider
+    pipeline = _pipeline(area, store)
     root = Path(pipeline.working_dir)
     normalize_dir = root / "normalize"
     notes: list[str] = []
@@ -561,7 +642,8 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
         pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
         try:
             pipeline.normalize()
-            pipeline.load()
+            with store.access():
+                pipeline.load()
             if pipeline.has_pending_data:
                 raise RuntimeError("packages are still pending after loading them")
             notes.append(f"finished loading {pending} package(s) it left")
@@ -570,7 +652,7 @@ def _recovered_pipeline(area: WorkArea, name: str, progress: Progress) -> dlt.Pi
             if full is not None:
                 raise full from None
             shutil.rmtree(root, ignore_errors=True)
-            pipeline = _pipeline(area, name)
+            pipeline = _pipeline(area, store)
             notes.append(f"discarded {pending} package(s) it left ({redact(first_line(_root_cause(exc)))})")
     if notes:
         progress(f"{name}: repaired what an interrupted run left: {'; '.join(notes)}; "

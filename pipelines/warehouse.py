@@ -1,17 +1,23 @@
-"""The warehouse files: a private work file for loading, an atomic publish for readers, one writer at a time.
+"""The warehouse files: raw stores for loading, a work file for transforming, an atomic publish for readers.
 
 DuckDB lets one process write a file, and a reader holding it blocks a writer. So a run never writes the file
-BI tools read: it loads and transforms ``.<name>.etl/work.duckdb`` beside it, then copies that file next to the
-warehouse and renames the copy over the warehouse (``os.replace``: atomic on one filesystem). A reader that has
-the old file open keeps reading the old, complete state; the next connection sees the new one. Nobody ever
-sees a half-loaded warehouse, and a BI connection cannot make the nightly load fail.
+BI tools read. Beside the warehouse, in ``.<name>.etl/``:
+
+* ``stores/<provider>.duckdb``: each provider loads into a raw store of its own (pipelines/stores.py), so
+  providers load side by side, in one run or in separate processes, with no lock between them;
+* ``work.duckdb``: the transforms read every store and rebuild ``staging`` and ``analytics`` here, under the
+  publishing lock (one transform at a time; another run waits its turn);
+* the warehouse itself: a copy of the work file, fsynced and renamed over it (``os.replace``: atomic on one
+  filesystem), read-only. It holds what BI reads (analytics, the staging tables behind its views, the run log
+  and a copy of the ledgers), never raw history, so a publish costs what BI reads. A reader that has the old
+  file open keeps reading the old, complete state; the next connection sees the new one. Nobody ever sees a
+  half-loaded warehouse, and a BI connection cannot make the nightly load fail.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -20,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
+from pipelines.stores import LEDGER_DDL, ProviderStore, held, reading, split_legacy_layout
 
 STORAGE_COMPATIBILITY = "v1.0.0"
 # DuckDB's buffer pool for the loader's own connections (transforms, ledger) and dlt's loads: DuckDB spills to
@@ -28,26 +35,9 @@ STORAGE_COMPATIBILITY = "v1.0.0"
 # time). A transform batch that cannot fit is redone in halves (transforms.runner.in_batches).
 DUCKDB_MEMORY_LIMIT = "128MB"
 
-ETL_DDL = """
-create schema if not exists etl;
+# the run log, in the work file (the ledger tables beside it are a copy of every store's: pipelines/stores.py)
+RUN_LOG_DDL = """
 create schema if not exists analytics;
-create table if not exists etl.window_ledger (
-    provider varchar not null, account_id varchar not null, endpoint varchar not null,
-    window_start timestamp not null, window_end timestamp not null, grid_end timestamp not null,
-    request_key varchar not null, status varchar not null, attempts integer not null default 0,
-    records bigint, fetched_at timestamp, last_error varchar, run_id varchar, updated_at timestamp,
-    primary key (provider, account_id, endpoint, window_start)
-);
-create table if not exists etl.cursors (
-    provider varchar primary key, cursor_at timestamp not null, updated_at timestamp not null, run_id varchar
-);
--- the settle policy (pipelines/ledger.py): what a window's last two pulls held, and what the last nightly skipped
-alter table etl.window_ledger add column if not exists digest varchar;
-alter table etl.window_ledger add column if not exists previous_digest varchar;
-create table if not exists etl.settled (
-    provider varchar primary key, windows integer not null, campaigns integer not null, recheck_at timestamp,
-    noted_at timestamp not null
-);
 create table if not exists analytics.load_runs (
     run_id varchar, provider varchar, mode varchar, range_start timestamp, range_end timestamp,
     started_at timestamp, finished_at timestamp, duration_seconds double, outcome varchar, message varchar,
@@ -65,45 +55,53 @@ alter table analytics.load_runs add column if not exists transform_seconds doubl
 
 
 class WorkArea:
-    """Paths and the single-writer lock for one warehouse.
+    """Paths and locks of one warehouse.
 
-    Everything a run leaves behind when it is killed is repaired here by the next run, under the lock: the
-    temporary copies of an interrupted publish or seeding are removed, and a work file that is damaged (truncated,
-    empty, not a DuckDB file) is rebuilt from the published warehouse, with a one-line notice.
+    Everything a run leaves behind when it is killed is repaired here by the next run, under the publishing
+    lock: the temporary copies of an interrupted publish or seeding are removed, and a work file that is damaged
+    (truncated, empty, not a DuckDB file) is rebuilt from the published warehouse and the stores, with a
+    one-line notice. A work file of the one-file layout (raw inside it) is split into stores once.
     """
 
     def __init__(self, warehouse: Path) -> None:
         self.published = warehouse
         self.dir = warehouse.parent / f".{warehouse.name}.etl"
         self.work_db = self.dir / "work.duckdb"
+        self.stores_dir = self.dir / "stores"
         self.dlt_dir = self.dir / "dlt"
-        self.lock_file = self.dir / "run.lock"
+        self.lock_file = self.dir / "publish.lock"
 
     @property
     def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
-        """The settings of every connection the loader opens to the work file (dlt's included)."""
+        """The settings of every connection the loader opens to the work file and the stores (dlt's included)."""
         return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(self.dir / "duckdb.tmp")}
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[WorkArea]:
-        """Hold the warehouse's writer lock for the block (another run gets ``WarehouseBusy``)."""
+    def ensure(self) -> None:
+        """Create the loader's folders beside the warehouse (its own folder must exist)."""
         if not self.published.parent.exists():
             raise ConfigError(f"the warehouse folder {self.published.parent} does not exist.")
         try:
-            self.dir.mkdir(exist_ok=True)
+            self.stores_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise disk_error(exc, self.dir) or ConfigError(f"cannot create {self.dir}: {exc.strerror}.") from None
-        with open(self.lock_file, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise WarehouseBusy(f"another campaign-etl run is writing {self.published.name} "
-                                    f"(lock {self.lock_file}); try again when it has finished.") from None
-            try:
-                self._remove_leftovers()
-                yield self
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def store(self, provider: str) -> ProviderStore:
+        return ProviderStore(self.stores_dir, provider, self.duckdb_config)
+
+    def stores(self) -> list[ProviderStore]:
+        """Every provider's store that exists, by name."""
+        return [self.store(path.stem) for path in sorted(self.stores_dir.glob("*.duckdb"))]
+
+    @contextlib.contextmanager
+    def publishing(self, notice: Callable[[str], None] = lambda message: None) -> Iterator[WorkArea]:
+        """Hold the publishing lock for the block: the work file and the published warehouse are this block's
+        alone (another run holding it: wait, saying so once)."""
+        self.ensure()
+        with held(self.lock_file, notice=notice,
+                  waiting=f"another campaign-etl run is transforming {self.published.name}; waiting for it "
+                          f"to publish ({self.lock_file})"):
+            self._remove_leftovers()
+            yield self
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a publish or a seeding that was killed (only ever written under the lock)."""
@@ -118,14 +116,14 @@ class WorkArea:
 
     def prepare(self, notice: Callable[[str], None] = lambda message: None) -> None:
         """Make sure a sound work file exists: seeded from the published warehouse when only that is present,
-        rebuilt from it when damaged (``notice`` is told in one line)."""
+        rebuilt from it when damaged (``notice`` is told in one line); raw of the one-file layout moved out."""
         if self.work_db.exists():
             problem = self._damage()
             if problem is not None:
                 self._discard_work_file()
                 source = f"the published {self.published.name}" if self.published.exists() else "scratch"
-                notice(f"the work file {self.work_db} was damaged ({problem}); rebuilt from {source}, and the "
-                       f"loads it held since the last publish are pulled again")
+                notice(f"the work file {self.work_db} was damaged ({problem}); rebuilt from {source} and the "
+                       f"raw stores")
         if not self.work_db.exists() and self.published.exists():
             self._seed()
         if not self.work_db.exists():
@@ -138,7 +136,9 @@ class WorkArea:
                 raise disk_error(exc, self.work_db) or WorkFileError(
                     f"cannot create the work file {self.work_db} ({first_line(exc)}).") from None
         with self.connect() as con:
-            con.execute(ETL_DDL)
+            split_legacy_layout(con, self.store, notice)
+            con.execute(LEDGER_DDL)
+            con.execute(RUN_LOG_DDL)
 
     def _damage(self) -> str | None:
         """Why the work file cannot be opened, or None when it opens; a lock held elsewhere is not damage."""
@@ -160,8 +160,6 @@ class WorkArea:
         for path in (self.work_db, self.work_db.with_name(self.work_db.name + ".wal")):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        # dlt's pending packages were made for the discarded file; the ledger of the rebuilt one re-pulls them
-        shutil.rmtree(self.dlt_dir, ignore_errors=True)
 
     def _seed(self) -> None:
         """Copy the published warehouse into the work file, atomically: a kill or a full disk half-way leaves
@@ -185,7 +183,7 @@ class WorkArea:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection to the work file (only inside ``locked``)."""
+        """A read-write connection to the work file (only inside ``publishing``)."""
         try:
             con = duckdb.connect(str(self.work_db), config=self.duckdb_config)
         except duckdb.Error as exc:
@@ -201,7 +199,7 @@ class WorkArea:
             con.close()
 
     def publish(self) -> None:
-        """Checkpoint the work file and atomically replace the published warehouse with a copy of it.
+        """Checkpoint the work file and atomically replace the published warehouse with a read-only copy of it.
 
         The copy is fsynced, then renamed over the warehouse, then the folder is fsynced so the rename itself
         survives a power loss. A WAL beside the published file can only come from a foreign writer (the loader
@@ -217,6 +215,7 @@ class WorkArea:
         stale_wal = self.published.with_name(self.published.name + ".wal")
         try:
             shutil.copyfile(self.work_db, tmp)
+            os.chmod(tmp, 0o444)  # read-only: a BI tool cannot write it, nor leave a WAL DuckDB would replay
             _fsync_file(tmp)
             with contextlib.suppress(FileNotFoundError):
                 stale_wal.unlink()
@@ -284,3 +283,25 @@ def read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise WarehouseBusy(f"cannot open {warehouse} for reading ({first_line(exc)}).") from None
     con.execute("set TimeZone = 'UTC'")
     return con
+
+
+@contextlib.contextmanager
+def raw_reader(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The published warehouse with every provider store's raw tables as catalog ``raw``, all read-only: for
+    looking at raw records beside the analytics built from them (``raw.<provider>_<endpoint>``). Loads of the
+    stores wait while it is open."""
+    if not warehouse.exists():
+        raise ConfigError(f"there is no warehouse at {warehouse}; run 'campaign-etl run' or 'campaign-etl demo' "
+                          f"first.")
+    con = duckdb.connect()
+    try:
+        try:
+            con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        except duckdb.Error as exc:
+            raise WarehouseBusy(f"cannot open {warehouse} for reading ({first_line(exc)}).") from None
+        con.execute("use warehouse")
+        con.execute("set TimeZone = 'UTC'")
+        with reading(con, WorkArea(warehouse).stores()):
+            yield con
+    finally:
+        con.close()

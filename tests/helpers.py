@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from pipelines.warehouse import raw_reader
 
 EXE = Path(sys.executable).with_name("campaign-etl")
 _CLEAN_ENV = ("SOURCES__", "START_DATE", "DESTINATION__", "CAMPAIGN_ETL_", "LOOKBACK_DAYS", "WINDOW_DAYS")
@@ -36,7 +39,11 @@ def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` against the published warehouse, read-only (as a BI tool would)."""
+    """Rows of ``sql`` against the published warehouse, read-only (as a BI tool would); a query of ``raw.``
+    tables reads the providers' raw stores beside it (``pipelines.warehouse.raw_reader``)."""
+    if re.search(r"\braw\.", sql):
+        with raw_reader(path) as con:
+            return con.execute(sql, params or []).fetchall()
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
+from transforms.relations import raw_tables
+
 
 def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[str, list[str]]:
     """account_id -> the ids of ``provider``'s campaigns to pull again, sorted; ``{}`` before the first transform."""
@@ -37,8 +39,7 @@ def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
         return {}
     if since not in ("finished_at", "started_at"):
         raise ValueError(f"settled campaigns count from finished_at or started_at, not {since!r}")
-    tables = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "
-                                        "'raw'").fetchall()}
+    tables = set(raw_tables(con))
     held = [t for t in (f"{provider}_metrics", f"{provider}_summaries") if t in tables]
     if f"{provider}_fetches" not in tables or not held:
         return {}

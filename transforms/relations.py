@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -35,40 +36,71 @@ _TYPES = dict(LINEAGE_COLUMNS) | dict(ERROR_DETAIL_COLUMNS) | {"records": "bigin
 
 @dataclass(frozen=True)
 class Watermark:
-    """The newest dlt load id the last transform saw; ``None`` on a full rebuild (every row is new)."""
+    """Per provider, the newest dlt load id the last transform saw (``default`` for a provider without its own: the
+    one watermark of warehouses transformed before providers had their own); ``full``: every row is new.
 
-    load_id: str | None
+    Each provider loads into its own store, one load after another, so its load ids only grow; a transform reads
+    every store with no load committing meanwhile (pipelines/stores.py). So a provider's rows loaded after its
+    watermark are exactly its rows not yet transformed, whatever other providers loaded in between.
+    """
 
-    @property
-    def full(self) -> bool:
-        return self.load_id is None
+    loads: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+    full: bool = False
 
-    @property
-    def lower_bound(self) -> str:
-        """A string no new row's load id sorts below: lets DuckDB skip older row groups by their min/max."""
-        return "" if self.load_id is None else str(int(float(self.load_id)))
+    def of(self, provider: str) -> str | None:
+        return None if self.full else self.loads.get(provider, self.default)
 
-    def is_new(self, column: str = '"_dlt_load_id"') -> str:
-        """SQL: the row was loaded after the watermark.
+    def lower_bound(self, provider: str) -> str:
+        """A string none of ``provider``'s new rows' load ids sorts below: lets DuckDB skip older row groups by
+        their min/max."""
+        load_id = self.of(provider)
+        return "" if load_id is None else str(int(float(load_id)))
+
+    def is_new(self, column: str = '"_dlt_load_id"', provider: str | None = None) -> str:
+        """SQL: the row was loaded after its provider's watermark (``provider``'s, or per row by its ``provider``
+        column when not given).
 
         The string comparison lets DuckDB skip old row groups by their min/max (dlt load ids are epoch seconds with
         the same number of integer digits, so they sort as strings); the numeric one is the exact test.
         """
-        if self.load_id is None:
+        if provider is not None:
+            return _loaded_after(self.of(provider), column)
+        if self.full or (not self.loads and self.default is None):
             return "true"
-        return (f"{column} >= '{self.lower_bound}' and try_cast({column} as double) > {float(self.load_id)}")
+        cases = " ".join(f"when '{_quoted(name)}' then {_loaded_after(load_id, column)}"
+                         for name, load_id in sorted(self.loads.items()))
+        otherwise = _loaded_after(self.default, column)
+        return f"(case provider {cases} else {otherwise} end)" if cases else otherwise
+
+
+def _loaded_after(load_id: str | None, column: str) -> str:
+    if load_id is None:
+        return "true"
+    bound = str(int(float(load_id)))
+    return f"({column} >= '{bound}' and try_cast({column} as double) > {float(load_id)})"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def provider_of(table: str) -> str:
+    """The provider of a raw table (``<provider>_<endpoint>``)."""
+    return table.split("_", 1)[0]
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection, suffix: str | None = None) -> list[str]:
-    """The tables of schema ``raw`` (dlt's own excepted), sorted; only those ending in ``suffix`` when given."""
-    rows = con.execute("select table_name from information_schema.tables where table_schema = 'raw' "
+    """The tables of catalog ``raw`` (every provider store's raw tables: pipelines/stores.py), sorted; only those
+    ending in ``suffix`` when given."""
+    rows = con.execute("select table_name from information_schema.tables where table_catalog = 'raw' "
                        "and table_name not like '\\_dlt%' escape '\\'").fetchall()
     names = sorted(r[0] for r in rows)
     return [n for n in names if suffix is None or n.endswith(suffix)]
 
 
 def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute("select column_name from information_schema.columns where table_schema = 'raw' "
+    rows = con.execute("select column_name from information_schema.columns where table_catalog = 'raw' "
                        "and table_name = ?", [table]).fetchall()
     return {r[0] for r in rows}
 
@@ -134,9 +166,11 @@ def create_inputs(con: duckdb.DuckDBPyConnection, sources: dict[str, str], fetch
             con.execute(f"""create or replace temp table "src_{table}" as
                 select *, false as is_current, false as is_new from ({source}) where false""")
         return
-    bound = (min(oldest, watermark.lower_bound) if oldest else watermark.lower_bound) if with_new else oldest
-    is_new = watermark.is_new() if with_new else "false"
     for table, source in sources.items():
+        provider = provider_of(table)
+        lower = watermark.lower_bound(provider)
+        bound = (min(oldest, lower) if oldest else lower) if with_new else oldest
+        is_new = watermark.is_new(provider=provider) if with_new else "false"
         con.execute(f"""create or replace temp table "src_{table}" as
             with flagged as (
                 select *,

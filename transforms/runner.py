@@ -53,6 +53,8 @@ HISTORY_TARGET = "staging.fact_history_rows"
 # of scopes (they read the current rows)
 DEFINITION_KINDS = frozenset({"macro", "staging", "intermediate"})
 SCOPE_KINDS = frozenset({"batch_table", "fact", "quarantine", "table"})
+# staging.transform_state names of the watermarks: one per provider
+_WATERMARK_KEY = "last_load_id:"
 # raw rows per batch of scopes rebuilt together: a backfill of any size transforms in bounded memory
 BATCH_ROWS = 20_000
 # the tables a full rebuild empties before it inserts (staging.fact_history_rows is emptied by the history step)
@@ -144,12 +146,14 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def read_watermark(con: duckdb.DuckDBPyConnection, *, full: bool) -> Watermark:
-    """The newest load id the last transform saw; none (a full rebuild) when asked, on the first transform, or
-    when the warehouse was last transformed by models of another LAYOUT_VERSION."""
+    """Per provider, the newest load id the last transform saw; a full rebuild when asked, on the first transform,
+    or when the warehouse was last transformed by models of another LAYOUT_VERSION."""
     state = dict(con.execute("select name, value from staging.transform_state").fetchall())
     if full or state.get("layout_version") != LAYOUT_VERSION:
-        return Watermark(None)
-    return Watermark(state.get("last_load_id"))
+        return Watermark(full=True)
+    loads = {name.removeprefix(_WATERMARK_KEY): value for name, value in state.items()
+             if name.startswith(_WATERMARK_KEY)}
+    return Watermark(loads=loads, default=state.get("last_load_id"))
 
 
 def mark_superseded_scopes(con: duckdb.DuckDBPyConnection, watermark: Watermark) -> None:
@@ -334,11 +338,17 @@ def insert_errors(con: duckdb.DuckDBPyConnection, watermark: Watermark) -> None:
 
 
 def advance_watermark(con: duckdb.DuckDBPyConnection) -> None:
-    """Save the newest load id of the fetch log and the error tables, and the layout the rows were built by."""
-    row = con.execute("""select max(try_cast(_dlt_load_id as double)) from (
-        select _dlt_load_id from all_fetches union all select _dlt_load_id from all_errors)""").fetchone()
-    if row is not None and row[0] is not None:
-        con.execute("insert or replace into staging.transform_state values ('last_load_id', ?)", [repr(row[0])])
+    """Save each provider's newest load id of its fetch log and error table, and the layout the rows were built
+    by (the one watermark of older warehouses is replaced by one per provider)."""
+    rows = con.execute("""select provider, max(try_cast(_dlt_load_id as double)) from (
+        select provider, _dlt_load_id from all_fetches union all select provider, _dlt_load_id from all_errors)
+        where provider is not null group by all""").fetchall()
+    for provider, load_id in rows:
+        if load_id is not None:
+            con.execute("insert or replace into staging.transform_state values (?, ?)",
+                        [f"{_WATERMARK_KEY}{provider}", repr(load_id)])
+    if rows:
+        con.execute("delete from staging.transform_state where name = 'last_load_id'")
     con.execute("insert or replace into staging.transform_state values ('layout_version', ?)", [LAYOUT_VERSION])
 
 

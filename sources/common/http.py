@@ -149,6 +149,21 @@ class RateLimiter:
                 self._in_flight -= 1
                 self._counted.append(self._clock())
 
+    def recent(self) -> list[float]:
+        """The wall-clock times (``time.time()``) the requests of the last period count from, oldest first: what a
+        next process of the same provider must still count (``seed``)."""
+        with self._lock:
+            now, wall = self._clock(), time.time()
+            return [wall - (now - at) for at in self._counted if now - at < self.period + self.margin]
+
+    def seed(self, sent_at: list[float]) -> None:
+        """Count requests another process sent at ``sent_at`` (wall-clock times, as ``recent`` gives them), so
+        the two together stay within the limit."""
+        with self._lock:
+            now, wall = self._clock(), time.time()
+            earlier = [now - (wall - at) for at in sent_at if 0 <= wall - at < self.period + self.margin]
+            self._counted = deque(sorted([*earlier, *self._counted]))
+
     def defer(self, seconds: float) -> None:
         """Push every slot back after the provider said 429: nobody starts before ``seconds`` from now."""
         with self._lock:

@@ -3,8 +3,10 @@ for the whole warehouse, not only for one provider."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -12,6 +14,8 @@ import pytest
 from helpers import query
 
 from core.providers import PROVIDER_NAMES
+from pipelines import stores
+from pipelines.warehouse import WorkArea
 from transforms import dictionary, read_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +122,23 @@ def derived_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         return {table: sorted(con.execute(sql).fetchall(), key=repr) for table, sql in DERIVED.items()}
 
 
+def copy_work(demo_warehouse: Path, target: Path) -> Path:
+    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", target)
+    return target
+
+
+@contextlib.contextmanager
+def transforming(demo_warehouse: Path, work: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``work`` (a copy of the demo's work file) open as a transform has it: the demo's raw stores attached."""
+    with duckdb.connect(str(work)) as con, stores.reading(con, WorkArea(demo_warehouse).stores()):
+        yield con
+
+
 def rebuilt_copy(demo_warehouse: Path, target: Path) -> Path:
     """A copy of the demo's work file, its analytics rebuilt from raw alone."""
     from transforms import run_transforms
 
-    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", target)
-    with duckdb.connect(str(target)) as con:
+    with transforming(demo_warehouse, copy_work(demo_warehouse, target)) as con:
         run_transforms(con, full=True)
     return target
 
@@ -144,8 +159,7 @@ def test_a_full_rebuild_cut_short_is_followed_by_a_full_rebuild(demo_warehouse: 
     from transforms import runner
 
     expected = derived_rows(rebuilt_copy(demo_warehouse, tmp_path / "whole.duckdb"))
-    work = tmp_path / "cut.duckdb"
-    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", work)
+    work = copy_work(demo_warehouse, tmp_path / "cut.duckdb")
     monkeypatch.setattr(runner, "BATCH_ROWS", 300)
     real = runner.changed_fact_rows
     calls = 0
@@ -158,10 +172,10 @@ def test_a_full_rebuild_cut_short_is_followed_by_a_full_rebuild(demo_warehouse: 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runner, "changed_fact_rows", crash_on_the_third_batch)
-    with duckdb.connect(str(work)) as con, pytest.raises(RuntimeError):
+    with transforming(demo_warehouse, work) as con, pytest.raises(RuntimeError):
         runner.run_transforms(con, full=True)
     monkeypatch.setattr(runner, "changed_fact_rows", real)
-    with duckdb.connect(str(work)) as con:
+    with transforming(demo_warehouse, work) as con:
         again = runner.run_transforms(con)
     assert again.full, "the layout stays unmarked until a full rebuild completes"
     assert derived_rows(work) == expected
@@ -173,9 +187,8 @@ def test_a_batch_too_large_for_memory_is_redone_in_halves(demo_warehouse: Path, 
     counts equal those of an undivided rebuild; nothing is applied twice."""
     from transforms import runner
 
-    work = tmp_path / "whole.duckdb"
-    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", work)
-    with duckdb.connect(str(work)) as con:
+    work = copy_work(demo_warehouse, tmp_path / "whole.duckdb")
+    with transforming(demo_warehouse, work) as con:
         whole = runner.run_transforms(con, full=True)
     expected = derived_rows(work)
     fits = 25     # fetches a batch may hold before the stand-in for DuckDB's limit gives up
@@ -200,9 +213,8 @@ def test_a_batch_too_large_for_memory_is_redone_in_halves(demo_warehouse: Path, 
 
     monkeypatch.setattr(runner, "changed_fact_rows", changed_or_out_of_memory)
     monkeypatch.setattr(runner, "insert_facts", insert_or_out_of_memory)
-    split = tmp_path / "split.duckdb"
-    shutil.copy(demo_warehouse.parent / f".{demo_warehouse.name}.etl" / "work.duckdb", split)
-    with duckdb.connect(str(split)) as con:
+    split = copy_work(demo_warehouse, tmp_path / "split.duckdb")
+    with transforming(demo_warehouse, split) as con:
         result = runner.run_transforms(con, full=True)
     assert max(seen) > fits and len([n for n in seen if n <= fits]) > 1, "a batch was split"
     assert (result.fact_rows_inserted, result.fact_rows_deleted, result.per_provider_changed) == (

@@ -96,15 +96,22 @@ def test_an_open_bi_connection_does_not_block_the_load(configured: GreenArrowSim
         holder.wait()
 
 
-def test_a_second_writer_gets_a_clear_message(configured: GreenArrowSim, run_cli, warehouse: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_published_file_holds_what_bi_reads_read_only_and_raw_stays_in_the_stores(
+        configured: GreenArrowSim, run_cli, warehouse: Path) -> None:
     assert run_cli("run", "--warehouse", warehouse) == 0
-    from pipelines.warehouse import WorkArea
-
-    with WorkArea(warehouse).locked():
-        assert run_cli("run", "--warehouse", warehouse) == 1
-    err = capsys.readouterr().err
-    assert "another campaign-etl run is writing" in err and "Traceback" not in err
+    schemas = {s for (s,) in query(warehouse, "select schema_name from information_schema.schemata "
+                                              "where catalog_name = current_database()")}
+    assert "analytics" in schemas and "raw" not in schemas, "raw history is not published"
+    assert warehouse.stat().st_mode & 0o222 == 0, "the published file is read-only"
+    store = warehouse.parent / f".{warehouse.name}.etl" / "stores" / "greenarrow.duckdb"
+    with duckdb.connect(str(store), read_only=True) as con:
+        fetches = con.execute("select count(*) from raw.greenarrow_fetches").fetchone()[0]
+    assert fetches > 0 and query(warehouse, "select count(*) from raw.greenarrow_fetches") == [(fetches,)]
+    configured.grow()
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    wal.write_bytes(b"a foreign writer's log")
+    assert run_cli("run", "--warehouse", warehouse) == 0
+    assert not wal.exists(), "a WAL beside the published file is never replayed into the new state"
 
 
 def test_a_failed_transform_publishes_nothing(configured: GreenArrowSim, run_cli, warehouse: Path,
@@ -125,5 +132,4 @@ def test_a_failed_transform_publishes_nothing(configured: GreenArrowSim, run_cli
     assert run_cli("transform", "--warehouse", warehouse) == 0, "raw loaded by the failed run is kept"
     outcomes = query(warehouse, "select outcome, message from analytics.load_runs order by finished_at")
     assert outcomes[-1][0] == "failed" and "not published" in outcomes[-1][1], "the failure is in the run log"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from raw.greenarrow_fetches").fetchone()[0] > 0
+    assert query(warehouse, "select count(*) from raw.greenarrow_fetches")[0][0] > 0

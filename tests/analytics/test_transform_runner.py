@@ -39,7 +39,7 @@ LINEAGE = """provider varchar, account_id varchar, campaign_id varchar, endpoint
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     c = duckdb.connect(str(tmp_path / "t.duckdb"))
-    c.execute("create schema raw")
+    c.execute("attach ':memory:' as raw")  # what pipelines.stores.reading shows of the raw stores
     c.execute(f"create table raw.toy_items ({LINEAGE})")
     c.execute(f"create table raw.toy_fetches ({LINEAGE}, records bigint)")
     c.execute("""create table raw.toy_errors (provider varchar, account_id varchar, campaign_id varchar,

@@ -19,11 +19,12 @@ NOW = pendulum.datetime(2026, 11, 25, 12, tz="UTC")   # a Wednesday
 
 @pytest.fixture
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    area = WorkArea(tmp_path / "w.duckdb")
-    with area.locked():
-        area.prepare()
-        with area.connect() as connection:
-            yield connection
+    store = WorkArea(tmp_path / "w.duckdb").store("p")
+    store.path.parent.mkdir(parents=True)
+    store.prepare(print)
+    with store.connect() as connection:
+        connection.execute("create schema raw")  # the provider's dlt dataset
+        yield connection
 
 
 def statuses(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

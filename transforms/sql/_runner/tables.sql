@@ -1,11 +1,10 @@
 -- The schemas and the tables the transforms own, created before every transform (transforms/runner.py). Not a
 -- model: folders starting with '_' hold the runner's own statements. Columns added later are added to existing
 -- warehouses at the end of this file.
-create schema if not exists raw;
 create schema if not exists staging;
 create schema if not exists analytics;
 
--- name -> value: last_load_id (the watermark), layout_version (transforms/runner.py LAYOUT_VERSION)
+-- name -> value: last_load_id:<provider> (each provider's watermark), layout_version (transforms/runner.py LAYOUT_VERSION)
 create table if not exists staging.transform_state (name varchar primary key, value varchar);
 
 -- the fact rows of the newest fetch of every scope, behind analytics.fact_campaign_metrics
