@@ -1,7 +1,8 @@
 """Every benchmark, one after the other; each prints its own figures.
 
 The scale benchmark runs its small size only here (1,000 campaigns, no added latency and 0.05 s), so
-``make bench`` stays within minutes; the README's "Development" section shows the full run.
+``make bench`` stays within minutes, and the side-by-side one with Insider's minute shortened to 10 s; the README's
+"Development" section shows the full runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ BENCHMARKS: list[list[str]] = [
     ["transform_cost.py"],
     ["scale.py", "1000", "--latency", "0", "0.05"],
     ["nightly_requests.py"],
+    ["side_by_side.py", "--period", "10"],
 ]
 
 for script, *args in BENCHMARKS:

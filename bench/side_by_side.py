@@ -1,8 +1,9 @@
 """Providers side by side: a run's wall time against its slowest provider alone and against the serial sum.
 
-The five demo simulators are served on loopback, Insider at its published 30 requests per minute (its few dozen
-requests then take about a minute: the limit binds). Three nightlies of the same dataset, each against fresh
-simulators (so no rate budget carries over) and into a fresh warehouse:
+The five demo simulators are served on loopback, Insider's with a larger account (``--insider-campaigns``, over
+the whole range) at its published 30 requests per minute: its backfill then needs a few minutes of rate budget, so
+its limit binds. Three backfills of the same range, each against fresh simulators (so no rate budget carries
+over) and into a fresh warehouse:
 
 1. serial: the providers one after another (``PROVIDERS_IN_PARALLEL=1``), each provider's seconds and their sum;
 2. the slowest provider of the serial run alone (``--provider``);
@@ -11,7 +12,7 @@ simulators (so no rate budget carries over) and into a fresh warehouse:
 Printed: the wall time of each, the per-provider seconds, and the ratios side by side / slowest alone and
 side by side / serial sum. Figures of one run, never assertions.
 
-    .venv/bin/python bench/side_by_side.py [--period 60]
+    .venv/bin/python bench/side_by_side.py [--days 60] [--insider-campaigns 40] [--period 60]
 
 ``--period`` shortens Insider's minute (on the simulator and in the loader's limiter) for a quicker look.
 """
@@ -32,22 +33,25 @@ import pendulum  # noqa: E402
 
 from pipelines.demo import demo_simulators  # noqa: E402
 from pipelines.runner import Progress, RunResult, load  # noqa: E402
+from simulators.base import SimServer  # noqa: E402
+from simulators.insider import InsiderSim  # noqa: E402
 
 
-def nightly(now: pendulum.DateTime, folder: Path, period: float, *, parallel: int | None = None,
-            providers: list[str] | None = None) -> tuple[float, RunResult]:
-    """One nightly against fresh simulators into a fresh warehouse: (wall seconds, result)."""
+def backfill(now: pendulum.DateTime, days: int, folder: Path, period: float, insider_campaigns: int, *,
+             parallel: int | None = None, providers: list[str] | None = None) -> tuple[float, RunResult]:
+    """A backfill of the last ``days`` against fresh simulators into a fresh warehouse: (wall seconds, result)."""
     if parallel is None:
         os.environ.pop("PROVIDERS_IN_PARALLEL", None)
     else:
         os.environ["PROVIDERS_IN_PARALLEL"] = str(parallel)
-    with demo_simulators(now) as apps:
-        for app in apps.values():
-            if getattr(app, "limit", None) is not None:
-                app.limit.period = period
+    insider = InsiderSim(now=now, seed=5, campaigns=insider_campaigns, days=days)
+    with demo_simulators(now), SimServer(insider) as server:
+        os.environ.update(insider.loader_env(server.url))
+        insider.limit.period = period
         quiet = Progress(quiet=os.environ.get("BENCH_VERBOSE") != "1")
         started = time.monotonic()
-        result = load(warehouse=folder / "w.duckdb", mode="nightly", providers=providers, progress=quiet)
+        result = load(warehouse=folder / "w.duckdb", mode="backfill", providers=providers, progress=quiet,
+                      start=now.subtract(days=days).date(), end=now.date(), now=now)
         return time.monotonic() - started, result
 
 
@@ -58,6 +62,8 @@ def seconds(result: RunResult) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=60, help="the backfill's range, ending today")
+    parser.add_argument("--insider-campaigns", type=int, default=40, help="campaigns of the Insider account")
     parser.add_argument("--period", type=float, default=60.0, help="Insider's rate limit period in seconds")
     args = parser.parse_args()
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -69,14 +75,14 @@ def main() -> int:
         for label, kwargs in (("serial", {"parallel": 1}),):
             folder = Path(tmp) / label
             folder.mkdir()
-            runs[label] = nightly(now, folder, args.period, **kwargs)
+            runs[label] = backfill(now, args.days, folder, args.period, args.insider_campaigns, **kwargs)
             print(f"{label:>14}: {runs[label][0]:6.1f} s", flush=True)
         per_provider = seconds(runs["serial"][1])
         slowest = max(per_provider, key=lambda p: per_provider[p])
         for label, kwargs in ((f"{slowest} alone", {"providers": [slowest]}), ("side by side", {})):
             folder = Path(tmp) / label.replace(" ", "_")
             folder.mkdir()
-            runs[label] = nightly(now, folder, args.period, **kwargs)
+            runs[label] = backfill(now, args.days, folder, args.period, args.insider_campaigns, **kwargs)
             print(f"{label:>14}: {runs[label][0]:6.1f} s", flush=True)
     together = seconds(runs["side by side"][1])
     print(f"\n{'provider':>12} {'serial s':>9} {'side by side s':>15} {'requests':>9}")

@@ -17,6 +17,8 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 # Authorization values never reach a log even when the secret itself was not registered.
 _AUTH_RE = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+# the password of a connection URL (postgresql://user:password@host/db)
+_URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/@\s]+@")
 _SECRET_PARAM_RE = re.compile(r"(?i)((?:api_?key|token|secret|password|access_token)=)[^&\s]+")
 SECRET_PARAM_NAMES = frozenset({"api_key", "apikey", "token", "access_token", "api_token", "secret", "password",
                                 "authorization"})
@@ -44,6 +46,7 @@ def redact(text: Any) -> str:
         if secret in s:
             s = s.replace(secret, MASK)
     s = _AUTH_RE.sub(lambda m: f"{m.group(1)} {MASK}", s)
+    s = _URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}:{MASK}@", s)
     return _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}{MASK}", s)
 
 

@@ -21,7 +21,7 @@ from core import interrupt
 from core.errors import CampaignEtlError, ConfigError, first_line
 from core.redact import RedactingFilter, redact
 from pipelines import report
-from pipelines.config import check_files, check_keys, warehouse_path
+from pipelines.config import check_destinations, check_files, check_keys, warehouse_path
 from pipelines.runner import Progress, load, transform_only
 from sources import registry
 from sources.common.windows import check_date_range
@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     check_files()
+    check_destinations()
     if args.command in ("run", "backfill", "transform", "demo"):
         check_keys(registry.available().values())
     warehouse = warehouse_path(args.warehouse)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,7 @@ import pendulum
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from core.errors import ConfigError
+from core.redact import redact
 from sources.common.provider import ConfigKey, ProviderSettings, ProviderSpec
 from sources.common.windows import check_date_range, utc
 
@@ -112,8 +114,11 @@ def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:
 
 
 def warehouse_path(cli_value: str | None) -> Path:
-    """``--warehouse``, else dlt's ``destination.duckdb.credentials``, else ``campaign_metrics.duckdb``."""
+    """``--warehouse``, else dlt's ``destination.duckdb.credentials``, else ``campaign_metrics.duckdb``: a DuckDB
+    file path. A URL (``md:``, ``postgresql://``, ...) is refused in one sentence, its password never echoed: the
+    PostgreSQL target is configured with ``destination.postgres.credentials``, other warehouses are not supported."""
     value = cli_value or dlt.config.get("destination.duckdb.credentials")
+    source = "--warehouse" if cli_value else "destination.duckdb.credentials"
     if isinstance(value, dict):
         value = value.get("database")
     text = str(value or DEFAULT_WAREHOUSE)
@@ -121,7 +126,37 @@ def warehouse_path(cli_value: str | None) -> Path:
         text = text[len("duckdb:///"):]
     if not text.strip():
         raise ConfigError("the warehouse path is empty.")
+    scheme = _URL_SCHEME.match(text)
+    if scheme:
+        shown = _URL_USERINFO.sub(r"\1***@", text)
+        name = scheme.group(1).lower()
+        hint = ("configure a PostgreSQL warehouse with destination.postgres.credentials "
+                "(DESTINATION__POSTGRES__CREDENTIALS) instead" if name.startswith("postgres")
+                else f"'{name}' is not a supported target (the targets are a DuckDB file and PostgreSQL, see "
+                     f"docs/warehouse.md)")
+        raise ConfigError(f"{source} '{redact(shown)}' is not a DuckDB file path; {hint}.")
     return Path(text).expanduser().resolve()
+
+
+# a URL scheme (two letters at least, so that no file name with a colon later in it is taken for one)
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_URL_USERINFO = re.compile(r"(//[^/@:]*):[^/@]*@")
+# dlt destinations the loader does not publish to: set, they are refused rather than silently ignored
+UNSUPPORTED_DESTINATIONS = ("motherduck", "bigquery", "snowflake", "redshift", "mssql", "synapse", "databricks",
+                            "clickhouse", "athena", "dremio", "filesystem", "sqlalchemy", "lancedb", "qdrant",
+                            "weaviate", "fabric", "ducklake")
+
+
+def check_destinations() -> None:
+    """Refuse a dlt destination the loader cannot publish to (``DESTINATION__BIGQUERY__...``, say) in one sentence,
+    instead of loading into the DuckDB file as if it were not there."""
+    names = {key.split("__")[1].lower() for key in os.environ
+             if key.upper().startswith("DESTINATION__") and key.count("__") >= 2}
+    for name in UNSUPPORTED_DESTINATIONS:
+        if name in names or dlt.secrets.get(f"destination.{name}.credentials") is not None:
+            raise ConfigError(f"destination '{name}' is configured, but the loader publishes only to a DuckDB file "
+                              f"(--warehouse) and to PostgreSQL (destination.postgres.credentials); see "
+                              f"docs/warehouse.md, 'Targets'.")
 
 
 def check_files() -> None:

@@ -33,7 +33,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from core import interrupt
 from core.errors import CampaignEtlError, ConfigError, DiskFull, ProviderError, WarehouseBusy, first_line
 from core.redact import redact
-from pipelines import ledger, stores
+from pipelines import ledger, postgres, stores
 from pipelines.config import resolve
 from pipelines.stores import ProviderStore, StoreError
 from pipelines.warehouse import WorkArea, WorkFileError, disk_error
@@ -126,11 +126,12 @@ def configured(names: list[str] | None, now: pendulum.DateTime) -> list[tuple[Pr
 
 def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
          end: dt.date | None = None, progress: Progress | None = None,
-         now: pendulum.DateTime | None = None, recheck: bool = False) -> RunResult:
+         now: pendulum.DateTime | None = None, recheck: bool = False, shared_target: bool = True) -> RunResult:
     """Load the chosen providers side by side (nightly from their cursor, or a backfill range), each into its own
     raw store, then transform and publish.
 
-    A nightly skips the windows of its range that have settled (``pipelines.ledger``), unless ``recheck``.
+    A nightly skips the windows of its range that have settled (``pipelines.ledger``), unless ``recheck``. With
+    ``shared_target`` the configured PostgreSQL warehouse is published to as well (``pipelines.postgres``).
 
     A stop request (SIGINT / SIGTERM) raises ``interrupt.Interrupted`` at the next step: the run log of the
     interrupted run is kept in the work file, nothing is transformed or published, and the next run resumes.
@@ -139,6 +140,9 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     now = now or pendulum.now("UTC")
     chosen = configured(providers, now)
     side_by_side = providers_in_parallel()
+    target = postgres.configured_target() if shared_target else None
+    if target is not None:
+        postgres.check_reachable(target)   # before any request: a run that could not publish does not start
     run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
     area = WorkArea(warehouse)
     outcomes = [ProviderOutcome(provider=spec.name, mode=mode) for spec, _ in chosen]
@@ -164,7 +168,9 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
                                                      f"not published")
                 raise
             area.publish()
-    progress(f"published {warehouse}")
+            progress(f"published {warehouse}")
+            if target is not None:
+                postgres.publish(target, warehouse, area.postgres_state, progress)
     return RunResult(run_id, outcomes, transform, warehouse)
 
 
@@ -266,6 +272,9 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
     area = WorkArea(warehouse)
     if not area.work_db.exists() and not warehouse.exists():
         raise ConfigError(f"there is no warehouse at {warehouse} to transform; run 'campaign-etl run' first.")
+    target = postgres.configured_target()
+    if target is not None:
+        postgres.check_reachable(target)
     with area.publishing(progress), _disk_full_is_one_sentence(area):
         area.prepare(progress)
         with area.connect() as con:
@@ -275,8 +284,10 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
             result.checks = _checks(con, None, progress)
         interrupt.check()
         area.publish()
-    progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
-             f"published {warehouse}")
+        progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
+                 f"published {warehouse}")
+        if target is not None:
+            postgres.publish(target, warehouse, area.postgres_state, progress)
     return result
 
 

@@ -70,6 +70,8 @@ class WorkArea:
         self.stores_dir = self.dir / "stores"
         self.dlt_dir = self.dir / "dlt"
         self.lock_file = self.dir / "publish.lock"
+        # what the PostgreSQL target holds, as digests per key (pipelines/postgres.py)
+        self.postgres_state = self.dir / "postgres.duckdb"
 
     @property
     def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
