@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import pendulum
 
+from pipelines import postgres
 from pipelines.runner import RunResult
 from pipelines.warehouse import read_only
 from sources import registry
@@ -113,6 +114,16 @@ def status(warehouse: Path) -> str:
                     "pending_windows": pending.get(name, 0), "settled_skipped": settled.get(name, (0,))[0],
                     "dq_failing": quality.get(name, 0)})
     lines = [f"warehouse {warehouse}", _table(out)]
+    target = postgres.configured_target()
+    if target is not None:
+        try:
+            published = postgres.last_publish(target)
+        except postgres.PublishError as exc:
+            lines.append(f"PostgreSQL {target.where}: {exc}")
+        else:
+            lines.append(f"PostgreSQL {target.where}: " + (
+                f"published {_cell(published[0])[:19]} UTC, {published[1]} analytics relations" if published
+                else "never published"))
     failing = [r for r in checks if r[2] in ("fail", "error", "warn")]
     if failing:
         lines.append("data quality (analytics.data_quality):")

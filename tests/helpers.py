@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pendulum
 
 from pipelines.warehouse import raw_reader
+from simulators import experiture, greenarrow, insider, parrot, shoplive
 
 EXE = Path(sys.executable).with_name("campaign-etl")
 _CLEAN_ENV = ("SOURCES__", "START_DATE", "DESTINATION__", "CAMPAIGN_ETL_", "LOOKBACK_DAYS", "WINDOW_DAYS")
@@ -77,3 +79,20 @@ def three_runs(run_cli: Any, warehouse: Path, sim: Any, suffix: str) -> tuple[se
         assert run_cli("run", "--warehouse", warehouse) == 0
         asked.append(campaigns_requested(sim.log[mark:], suffix))
     return asked[1], asked[2]
+
+
+def five_simulators(configure: Any) -> dict[str, Any]:
+    """The five simulators, small, served and configured; Insider's scaled minute long enough that its limit
+    binds for a few seconds while the others load."""
+    now = pendulum.now("UTC")
+    sims: dict[str, Any] = {
+        "greenarrow": greenarrow.GreenArrowSim(now=now, lists=2, campaigns_per_list=5, days=30, max_links=600),
+        "insider": insider.InsiderSim(now=now, rate_period=2.0, campaigns=8, days=40),
+        "shoplive": shoplive.ShopliveSim(now=now, campaigns=8, days=20),
+        "experiture": experiture.ExperitureSim(now=now, campaigns=10, days=30, journeys=False),
+        "parrot": parrot.ParrotSim(now=now, campaigns=8, warmth="fresh", refresh_delay=0.1),
+    }
+    starts = {"greenarrow": 40, "insider": 45, "shoplive": 25, "experiture": 40, "parrot": 70}
+    for name, sim in sims.items():
+        configure(sim, start_days=starts[name])
+    return sims

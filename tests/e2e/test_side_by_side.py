@@ -12,17 +12,15 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pendulum
 import pytest
-from helpers import EXE, cli_env, fact, query
+from helpers import EXE, cli_env, fact, five_simulators, query
 
-from simulators import experiture, greenarrow, insider, parrot, shoplive
-from simulators.base import SimApp, SimServer
+from simulators import greenarrow, insider
 
 NOW = pendulum.now("UTC")
 # columns that say when or by which run a row was made, not what it holds: they differ between any two runs
@@ -31,22 +29,6 @@ RUN_COLUMNS = {"observed_at", "first_seen_at", "last_seen_at", "run_id", "load_i
 # its metrics are ready, so the count depends on timing)
 LOAD_RUN_COLUMNS = ("provider", "mode", "outcome", "windows_done", "windows_failed", "error_count",
                     "fact_rows_total")
-
-
-def five(configure: Callable[..., SimServer]) -> dict[str, SimApp]:
-    """The five simulators, small, served and configured; Insider's scaled minute long enough that its limit
-    binds for a few seconds while the others load."""
-    sims: dict[str, SimApp] = {
-        "greenarrow": greenarrow.GreenArrowSim(now=NOW, lists=2, campaigns_per_list=5, days=30, max_links=600),
-        "insider": insider.InsiderSim(now=NOW, rate_period=2.0, campaigns=8, days=40),
-        "shoplive": shoplive.ShopliveSim(now=NOW, campaigns=8, days=20),
-        "experiture": experiture.ExperitureSim(now=NOW, campaigns=10, days=30, journeys=False),
-        "parrot": parrot.ParrotSim(now=NOW, campaigns=8, warmth="fresh", refresh_delay=0.1),
-    }
-    starts = {"greenarrow": 40, "insider": 45, "shoplive": 25, "experiture": 40, "parrot": 70}
-    for name, sim in sims.items():
-        configure(sim, start_days=starts[name])
-    return sims
 
 
 def analytics(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -67,7 +49,7 @@ def analytics(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_side_by_side_lands_what_one_after_another_lands(configure, run_cli, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    sims = five(configure)
+    sims = five_simulators(configure)
     # whole weeks that ended before this one: no window is clamped to the moment of its run
     last_sunday = NOW.start_of("week").subtract(days=1)
     days = ["--start", NOW.subtract(days=40).to_date_string(), "--end", last_sunday.to_date_string()]
@@ -101,7 +83,7 @@ def test_side_by_side_lands_what_one_after_another_lands(configure, run_cli, tmp
 
 def test_a_provider_failing_side_by_side_stops_only_that_provider(configure, run_cli, warehouse: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    five(configure)
+    five_simulators(configure)
     monkeypatch.setenv("SOURCES__SHOPLIVE__API_TOKEN", "not-the-token")
     assert run_cli("run", "--warehouse", warehouse) == 1
     outcomes = dict(query(warehouse, "select provider, outcome from analytics.load_runs"))
@@ -124,7 +106,7 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def test_processes_of_different_providers_load_one_warehouse_at_once(configure, tmp_path: Path) -> None:
-    sims = five(configure)
+    sims = five_simulators(configure)
     warehouse = tmp_path / "w.duckdb"
     steps = [_start("run", "--provider", name, "--warehouse", str(warehouse), cwd=tmp_path)
              for name in ("insider", "greenarrow", "experiture")]
