@@ -19,6 +19,7 @@ BENCHMARKS: list[list[str]] = [
     ["scale.py", "1000", "--latency", "0", "0.05"],
     ["nightly_requests.py"],
     ["side_by_side.py", "--period", "10"],
+    ["publish_cost.py"],
 ]
 
 for script, *args in BENCHMARKS:

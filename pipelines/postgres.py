@@ -155,6 +155,7 @@ class PublishResult:
     recreated: list[str] = field(default_factory=list)
     seconds: float = 0.0
     state_ids: dict[str, str] = field(default_factory=dict)   # relation -> the id its digests and PostgreSQL share
+    sent: dict[str, int] = field(default_factory=dict)        # relation -> rows sent
 
 
 def _pg_type(duckdb_type: str) -> str:
@@ -260,7 +261,8 @@ def _send(pg: Any, state: duckdb.DuckDBPyConnection, relations: list[Relation],
                     result.keys_deleted += _delete_changed(cur, state, relation)
                     state_id = local[1]
                 result.state_ids[relation.name] = state_id
-                result.rows_sent += _copy_changed(cur, state, relation)
+                result.sent[relation.name] = _copy_changed(cur, state, relation)
+                result.rows_sent += result.sent[relation.name]
                 cur.execute(f"select count(*) from {SCHEMA}.\"{relation.name}\"")
                 (count,) = cur.fetchone()
                 cur.execute(f"""insert into {META_SCHEMA}.published values (%s, %s, %s, %s, now() at time zone 'utc')
