@@ -232,15 +232,18 @@ def split_legacy_layout(con: duckdb.DuckDBPyConnection, stores: Callable[[str], 
 
     Each provider's tables go to its store with dlt's own rows of that provider (its loads, schema versions and
     pipeline state), so dlt finds its tables where it left them; the copied ledger keeps every window's status
-    and the cursor. Runs once per warehouse, under the publishing lock."""
+    and the cursor. Runs once per warehouse, under the publishing lock; a split cut short is redone whole (each
+    copy replaces what an earlier attempt copied)."""
+    schema = con.execute("select count(*) from information_schema.schemata where catalog_name = "
+                         "current_database() and schema_name = 'raw'").fetchone()
+    if not schema or not schema[0]:
+        return
     raw = [t for (t,) in con.execute("""select table_name from information_schema.tables
         where table_catalog = current_database() and table_schema = 'raw' order by 1""").fetchall()]
-    if not raw and not con.execute("select count(*) from information_schema.schemata where catalog_name = "
-                                   "current_database() and schema_name = 'raw'").fetchone()[0]:  # type: ignore[index]
-        return
-    ledger_providers = {p for (p,) in con.execute("select distinct provider from etl.window_ledger union "
-                                                   "select provider from etl.cursors").fetchall()} if _has(
-        con, "etl", "window_ledger") else set()
+    ledger_providers: set[str] = set()
+    if _has(con, "etl", "window_ledger") and _has(con, "etl", "cursors"):
+        ledger_providers = {p for (p,) in con.execute("select provider from etl.window_ledger union "
+                                                       "select provider from etl.cursors").fetchall()}
     providers = sorted({t.split("_", 1)[0] for t in raw if not t.startswith("_dlt")} | ledger_providers)
     for provider in providers:
         store = stores(provider)
@@ -269,15 +272,13 @@ def _copy_provider(con: duckdb.DuckDBPyConnection, provider: str, raw: list[str]
         con.execute(f"create schema if not exists {alias}.raw")
         for table in raw:
             if table.startswith(f"{provider}_"):
-                con.execute(f'create table {alias}.raw."{table}" as select * from raw."{table}"')
+                con.execute(f'create or replace table {alias}.raw."{table}" as select * from raw."{table}"')
         dlt_rows = {"_dlt_loads": "schema_name = ?", "_dlt_version": "schema_name = ?",
                     "_dlt_pipeline_state": "pipeline_name = 'campaign_etl_' || ?"}
         for table, belongs in dlt_rows.items():
             if table in raw:
-                con.execute(f'create table if not exists {alias}.raw."{table}" as select * from raw."{table}" '
-                            f"where false")
-                con.execute(f'insert into {alias}.raw."{table}" select * from raw."{table}" where {belongs}',
-                            [provider])
+                con.execute(f'create or replace table {alias}.raw."{table}" as select * from raw."{table}" '
+                            f"where {belongs}", [provider])
         for table in LEDGER_TABLES:
             if _has(con, "etl", table):
                 con.execute(f"delete from {alias}.etl.{table} where provider = ?", [provider])
