@@ -1,12 +1,11 @@
 """What a nightly's publish costs at 1x and 10x history, for each target (the DuckDB file and PostgreSQL).
 
 Two GreenArrow accounts with the same campaigns per day, one over ``--days`` days (1x) and one over ten times as
-many (10x), are each loaded whole by a first run into a fresh warehouse with a fresh PostgreSQL database as its target (a
-throwaway server on loopback, simulators/local_postgres.py). Then the counts rise (``grow``) and a nightly with a
-short lookback runs: the same change at both sizes. Printed per size: the fact rows of history, the fact rows
-the nightly changed, and the nightly's publish time and volume for each target (the DuckDB file: the copy
-renamed over it, and its size; PostgreSQL: the rows sent in its one transaction). Figures of one run, never
-assertions.
+many (10x), are each loaded whole by a first run into a fresh warehouse with a fresh PostgreSQL database as its
+target (a throwaway server on loopback, simulators/local_postgres.py). Then the counts rise (``grow``) and a nightly
+with a short lookback runs: the same change at both sizes. Printed per size: the fact rows of history, the fact rows
+the nightly changed, and the nightly's publish time and volume for each target (the DuckDB file: the copy renamed
+over it, and its size; PostgreSQL: the rows sent in its one transaction). Figures of one run, never assertions.
 
     .venv/bin/python bench/publish_cost.py [--per-day 10] [--days 30] [--lookback 3]
 """
