@@ -180,34 +180,36 @@ def _relations(con: duckdb.DuckDBPyConnection) -> list[Relation]:
 
 
 def publish(target: PostgresTarget, published: Path, state_path: Path,
-            notice: Callable[[str], None] = lambda message: None) -> PublishResult:
+            notice: Callable[[str], None] = lambda message: None,
+            duckdb_config: dict[str, str | bool | int | float | list[str]] | None = None) -> PublishResult:
     """Bring the PostgreSQL target's analytics to the state of the published DuckDB file ``published``, sending
     only what changed since the state ``state_path`` records (see the module docstring)."""
     started = time.monotonic()
-    state = duckdb.connect(str(state_path))
     try:
-        state.execute(f"attach '{published}' as published (read_only)")
-        state.execute("create table if not exists relations (name varchar primary key, signature varchar, "
-                      "state_id varchar)")
-        relations = _relations(state)
-        known = {n: (sig, sid) for n, sig, sid in state.execute("select * from relations").fetchall()}
-        pg = target.connect()
-        try:
-            result = _send(pg, state, relations, known)
-        finally:
-            pg.close()
-        # the commit is made: the digests now describe what PostgreSQL holds
-        state.execute("begin transaction")
-        for relation in relations:
-            state.execute(f'create or replace table "d_{relation.name}" as select * from "new_{relation.name}"')
-        state.execute("delete from relations")
-        for relation in relations:
-            state.execute("insert into relations values (?, ?, ?)",
-                          [relation.name, relation.signature, result.state_ids[relation.name]])
-        state.execute("commit")
+        state = duckdb.connect(str(state_path), config=duckdb_config or {})
     except duckdb.Error as exc:
-        raise PublishError(f"cannot publish to the PostgreSQL warehouse {target.where} "
-                           f"({redact(first_line(exc))}); its previous state stays.") from None
+        raise PublishError(f"cannot open {state_path} ({first_line(exc)}); the PostgreSQL warehouse "
+                           f"{target.where} is unchanged.") from None
+    try:
+        try:
+            state.execute(f"attach '{published}' as published (read_only)")
+            state.execute("create table if not exists relations (name varchar primary key, signature varchar, "
+                          "state_id varchar)")
+            relations = _relations(state)
+            known = {n: (sig, sid) for n, sig, sid in state.execute("select * from relations").fetchall()}
+            pg = target.connect()
+            try:
+                result = _send(pg, state, relations, known, target.where)
+            finally:
+                pg.close()
+        except duckdb.Error as exc:
+            raise PublishError(f"cannot publish to the PostgreSQL warehouse {target.where} "
+                               f"({redact(first_line(exc))}); its previous state stays.") from None
+        try:   # the commit is made: the digests now describe what PostgreSQL holds
+            _save_digests(state, relations, result)
+        except duckdb.Error as exc:
+            raise PublishError(f"published to the PostgreSQL warehouse {target.where}, but could not keep what it "
+                               f"sent ({first_line(exc)}); the next publish sends it whole again.") from None
     finally:
         state.close()
     result.seconds = time.monotonic() - started
@@ -215,6 +217,17 @@ def publish(target: PostgresTarget, published: Path, state_path: Path,
            f"replaced or removed, in {result.seconds:.2f}s"
            + (f" ({', '.join(result.recreated)} sent whole)" if result.recreated else ""))
     return result
+
+
+def _save_digests(state: duckdb.DuckDBPyConnection, relations: list[Relation], result: PublishResult) -> None:
+    state.execute("begin transaction")
+    for relation in relations:
+        state.execute(f'create or replace table "d_{relation.name}" as select * from "new_{relation.name}"')
+    state.execute("delete from relations")
+    for relation in relations:
+        state.execute("insert into relations values (?, ?, ?)",
+                      [relation.name, relation.signature, result.state_ids[relation.name]])
+    state.execute("commit")
 
 
 def _digests(state: duckdb.DuckDBPyConnection, relation: Relation) -> None:
@@ -229,7 +242,7 @@ def _digests(state: duckdb.DuckDBPyConnection, relation: Relation) -> None:
 
 
 def _send(pg: Any, state: duckdb.DuckDBPyConnection, relations: list[Relation],
-          known: dict[str, tuple[str, str]]) -> PublishResult:
+          known: dict[str, tuple[str, str]], where: str) -> PublishResult:
     import psycopg2
 
     result = PublishResult(relations=len(relations))
@@ -279,7 +292,7 @@ def _send(pg: Any, state: duckdb.DuckDBPyConnection, relations: list[Relation],
     except psycopg2.Error as exc:
         with contextlib.suppress(psycopg2.Error):
             pg.rollback()
-        raise PublishError(f"cannot publish to the PostgreSQL warehouse ({redact(first_line(exc))}); "
+        raise PublishError(f"cannot publish to the PostgreSQL warehouse {where} ({redact(first_line(exc))}); "
                            f"its previous state stays.") from None
     except BaseException:
         with contextlib.suppress(psycopg2.Error):

@@ -170,7 +170,7 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
             area.publish()
             progress(f"published {warehouse}")
             if target is not None:
-                postgres.publish(target, warehouse, area.postgres_state, progress)
+                postgres.publish(target, warehouse, area.postgres_state, progress, area.postgres_config)
     return RunResult(run_id, outcomes, transform, warehouse)
 
 
@@ -287,7 +287,7 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
         progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
                  f"published {warehouse}")
         if target is not None:
-            postgres.publish(target, warehouse, area.postgres_state, progress)
+            postgres.publish(target, warehouse, area.postgres_state, progress, area.postgres_config)
     return result
 
 

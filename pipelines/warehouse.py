@@ -78,6 +78,11 @@ class WorkArea:
         """The settings of every connection the loader opens to the work file and the stores (dlt's included)."""
         return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(self.dir / "duckdb.tmp")}
 
+    @property
+    def postgres_config(self) -> dict[str, str | bool | int | float | list[str]]:
+        """The settings of the connection to the PostgreSQL target's digests (its own temp folder)."""
+        return {**self.duckdb_config, "temp_directory": str(self.dir / "postgres.tmp")}
+
     def ensure(self) -> None:
         """Create the loader's folders beside the warehouse (its own folder must exist)."""
         if not self.published.parent.exists():
