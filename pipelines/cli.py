@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import pendulum
@@ -22,7 +23,7 @@ from core.errors import CampaignEtlError, ConfigError, first_line
 from core.redact import RedactingFilter, redact
 from pipelines import report
 from pipelines.config import check_destinations, check_files, check_keys, warehouse_path
-from pipelines.runner import Progress, load, transform_only
+from pipelines.runner import Progress, RunResult, load, transform_only
 from sources import registry
 from sources.common.windows import check_date_range
 
@@ -50,25 +51,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Load campaign metrics from marketing providers into DuckDB.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and retries")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    project_help = ("the folder whose .dlt/ holds config.toml and secrets.toml (default: the working directory, "
+                    "or DLT_PROJECT_DIR)")
+    parser.add_argument("--project-dir", metavar="DIR", help=project_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def warehouse_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--warehouse", metavar="PATH",
-                       help="DuckDB file (default: destination.duckdb.credentials or campaign_metrics.duckdb)")
+                       help="DuckDB file (default: destination.duckdb.credentials, else campaign_metrics.duckdb "
+                            "in the working directory)")
+        p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=project_help)
+
+    def log_format_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="the run summary on stdout: a table (text) or JSON lines, one per provider and one "
+                            "for the run (json)")
 
     run = sub.add_parser("run", help="nightly incremental load, then transforms")
     run.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
     run.add_argument("--recheck", action="store_true",
                      help="pull every window of the lookback, settled ones included (see SETTLE_DAYS)")
     warehouse_arg(run)
+    log_format_arg(run)
     backfill = sub.add_parser("backfill", help="load exactly a date range, then transforms")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD")
     backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="inclusive")
     backfill.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
     warehouse_arg(backfill)
+    log_format_arg(backfill)
     transform = sub.add_parser("transform", help="rebuild analytics from raw alone")
     warehouse_arg(transform)
     status = sub.add_parser("status", help="per provider: last run, outcome, cursor, rows, freshness, errors")
+    status.add_argument("--json", action="store_true",
+                        help="one JSON object per provider and line (for monitors and alerting rules)")
     warehouse_arg(status)
     demo = sub.add_parser("demo", help="start the built-in simulators and load them (no credentials needed)")
     warehouse_arg(demo)
@@ -126,7 +141,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def use_project_dir(value: str | None) -> None:
+    """Point dlt at the project folder's ``.dlt/`` (dlt's own ``DLT_PROJECT_DIR``), before any config is read."""
+    if value is None:
+        return
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"--project-dir {value} is not a folder.")
+    os.environ["DLT_PROJECT_DIR"] = str(folder)
+
+
+def _summary(result: RunResult, log_format: str) -> str:
+    return report.run_summary_json(result) if log_format == "json" else report.run_summary(result)
+
+
 def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
+    use_project_dir(args.project_dir)
     check_files()
     check_destinations()
     if args.command in ("run", "backfill", "transform", "demo"):
@@ -135,7 +165,7 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     if args.command == "run":
         result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress,
                       recheck=args.recheck)
-        print(report.run_summary(result))
+        print(_summary(result, args.log_format))
         return result.exit_code
     if args.command == "backfill":
         if args.start > args.end:
@@ -145,13 +175,13 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
             raise ConfigError(f"--start {args.start} is in the future.")
         result = load(warehouse=warehouse, mode="backfill", providers=args.provider, start=args.start,
                       end=args.end, progress=progress)
-        print(report.run_summary(result))
+        print(_summary(result, args.log_format))
         return result.exit_code
     if args.command == "transform":
         transform_only(warehouse=warehouse, progress=progress)
         return 0
     if args.command == "status":
-        print(report.status(warehouse))
+        print(report.status_json(warehouse) if args.json else report.status(warehouse))
         return 0
     if args.command == "demo":
         from pipelines.demo import run_demo

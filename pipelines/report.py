@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ import duckdb
 import pendulum
 
 from pipelines import postgres
-from pipelines.runner import RunResult
+from pipelines.runner import RunResult, freshness_hours
 from pipelines.warehouse import read_only
 from sources import registry
 
@@ -61,8 +64,19 @@ def run_summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def status(warehouse: Path) -> str:
-    """Per provider: last run, outcome, cursor, fact rows, freshness, open extraction errors."""
+@dataclass
+class Status:
+    """What ``status`` reports, read from the published warehouse."""
+
+    providers: list[dict[str, Any]]      # one per provider, raw values (datetimes, numbers)
+    checks: list[tuple[str, str, str, int]]   # (check, provider, status, failing rows) of checks not passing
+    settled: dict[str, tuple[Any, ...]]  # provider -> (windows, campaigns, recheck_at) the last nightly skipped
+    left: list[tuple[Any, ...]]          # windows not done, per provider and request
+    messages: dict[str, str]             # provider -> the message of its last run
+
+
+def read_status(warehouse: Path) -> Status:
+    """Per provider: last run, outcome, cursor, fact rows, freshness, open extraction errors, failing checks."""
     now = pendulum.now("UTC").naive()
     with read_only(warehouse) as con:
         def rows(sql: str) -> list[tuple]:
@@ -101,18 +115,37 @@ def status(warehouse: Path) -> str:
                    arg_max(last_error, updated_at)
             from etl.window_ledger where account_id = '*' and status <> 'done'
             group by all order by provider, request_key""")
-    out = []
     names = [n for n in registry.PROVIDER_NAMES if n in set(last) | set(facts) | set(cursors)]
+    providers = []
     for name in names:
-        finished, outcome, mode, message, _ = last.get(name, (None, None, None, None, None))
+        finished, outcome, mode, message, run_id = last.get(name, (None, None, None, None, None))
         fact_rows, campaigns, observed = facts.get(name, (0, 0, None))
         ok_at = last_ok.get(name)
-        age = f"{(now - ok_at).total_seconds() / 3600:.1f}h" if ok_at else "never"
-        out.append({"provider": name, "last_run": finished, "mode": mode, "outcome": outcome,
-                    "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows,
-                    "last_observed": observed, "freshness": age, "open_errors": errors.get(name, 0),
-                    "pending_windows": pending.get(name, 0), "settled_skipped": settled.get(name, (0,))[0],
-                    "dq_failing": quality.get(name, 0)})
+        providers.append({
+            "provider": name, "last_run": finished, "run_id": run_id, "mode": mode, "outcome": outcome,
+            "message": message,
+            "cursor": cursors.get(name), "campaigns": campaigns, "fact_rows": fact_rows, "last_observed": observed,
+            "last_good_run": ok_at,
+            "freshness_hours": round((now - ok_at).total_seconds() / 3600, 2) if ok_at else None,
+            "open_errors": errors.get(name, 0), "pending_windows": pending.get(name, 0),
+            "settled_skipped": settled.get(name, (0,))[0], "dq_failing": quality.get(name, 0),
+            "failing_checks": sorted({c for c, p, st, _ in checks if p == name and st in ("fail", "error")}),
+        })
+    return Status(providers=providers, checks=[tuple(r) for r in checks], settled=settled, left=left,
+                  messages={p["provider"]: p["message"] for p in providers if p["message"]})
+
+
+def status(warehouse: Path) -> str:
+    """``status`` as text: a table per provider, then what needs attention."""
+    data = read_status(warehouse)
+    names = [p["provider"] for p in data.providers]
+    out = [{"provider": p["provider"], "last_run": p["last_run"], "mode": p["mode"], "outcome": p["outcome"],
+            "cursor": p["cursor"], "campaigns": p["campaigns"], "fact_rows": p["fact_rows"],
+            "last_observed": p["last_observed"],
+            "freshness": f"{p['freshness_hours']:.1f}h" if p["freshness_hours"] is not None else "never",
+            "open_errors": p["open_errors"], "pending_windows": p["pending_windows"],
+            "settled_skipped": p["settled_skipped"], "dq_failing": p["dq_failing"]} for p in data.providers]
+    checks, settled, left = data.checks, data.settled, data.left
     lines = [f"warehouse {warehouse}", _table(out)]
     target = postgres.configured_target()
     if target is not None:
@@ -139,10 +172,48 @@ def status(warehouse: Path) -> str:
         lines.append("windows not done yet (etl.window_ledger):")
         lines += [f"  {_left_line(*row)}" for row in left]
     for name in names:
-        message = last.get(name, (None, None, None, None, None))[3]
-        if message:
-            lines.append(f"{name}: {message}")
+        if name in data.messages:
+            lines.append(f"{name}: {data.messages[name]}")
     return "\n".join(lines)
+
+
+def status_json(warehouse: Path) -> str:
+    """``status --json``: one JSON object per provider, one per line, for alerting rules and monitors."""
+    threshold = freshness_hours()
+    lines = []
+    for row in read_status(warehouse).providers:
+        age = row["freshness_hours"]
+        row = {**row, "stale": age is None or age > threshold, "freshness_threshold_hours": threshold}
+        lines.append(json.dumps({key: _json_value(value) for key, value in row.items()}))
+    return "\n".join(lines)
+
+
+def run_summary_json(result: RunResult) -> str:
+    """The run summary as JSON lines: one object per provider, then one for the run (``--log-format json``)."""
+    lines = []
+    for o in result.outcomes:
+        lines.append(json.dumps({
+            "event": "provider", "run_id": result.run_id, "provider": o.provider, "mode": o.mode,
+            "outcome": o.outcome, "message": o.message, "started_at": _json_value(o.started_at),
+            "finished_at": _json_value(o.finished_at), "windows_done": o.windows_done,
+            "windows_failed": o.windows_failed, "windows_settled": o.windows_settled, "records": o.records,
+            "skipped": o.skipped, "requests": int(o.stats.get("requests", 0)),
+            "retries": int(o.stats.get("retries", 0)), "throttled": int(o.stats.get("throttled", 0)),
+            "fact_rows_changed": o.fact_rows_changed, "fact_rows_total": o.fact_rows_total}))
+    checks = result.transform.checks if result.transform else []
+    lines.append(json.dumps({
+        "event": "run", "run_id": result.run_id, "warehouse": str(result.warehouse), "exit_code": result.exit_code,
+        "checks_passed": sum(c.status == "pass" for c in checks),
+        "checks_not_passed": [{"check": c.check_name, "provider": c.provider, "status": c.status,
+                               "failing_rows": c.failing_rows} for c in checks if c.status != "pass"]}))
+    return "\n".join(lines)
+
+
+def _json_value(value: Any) -> Any:
+    """Datetimes as ISO 8601 UTC, the rest as JSON has it."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return value
 
 
 def _left_line(provider: str, request_key: str, count: int, first: object, last: object,
