@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,15 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from core import interrupt
-from core.errors import CampaignEtlError, ConfigError, DiskFull, ProviderError, WarehouseBusy, first_line
+from core.errors import (
+    CampaignEtlError,
+    ConfigError,
+    DiskFull,
+    ProviderAuthError,
+    ProviderError,
+    WarehouseBusy,
+    first_line,
+)
 from core.redact import redact
 from pipelines import ledger, postgres, stores
 from pipelines.config import resolve
@@ -66,6 +74,7 @@ class ProviderOutcome:
     windows_done: int = 0
     windows_failed: int = 0
     windows_settled: int = 0        # skipped by a nightly as settled (pipelines.ledger)
+    retryable: bool = True          # False when the provider refused the credentials: trying again will not help
     settled_windows: list[Window] = field(default_factory=list)
     fact_rows_changed: int = 0
     fact_rows_total: int = 0
@@ -90,13 +99,22 @@ class RunResult:
 
 
 class Progress:
-    """One line per step on stderr, unless quiet."""
+    """One line per step: on stderr, or to ``sink`` (an orchestrator's log); nothing when quiet."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, sink: Callable[[str], None] | None = None) -> None:
         self.quiet = quiet
+        self.sink = sink
+
+    @classmethod
+    def to(cls, sink: Callable[[str], None]) -> Progress:
+        return cls(sink=sink)
 
     def __call__(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.sink is not None:
+            self.sink(redact(message))
+        else:
             print(redact(message), file=sys.stderr, flush=True)
 
 
@@ -147,17 +165,8 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     area = WorkArea(warehouse)
     outcomes = [ProviderOutcome(provider=spec.name, mode=mode) for spec, _ in chosen]
     with _disk_full_is_one_sentence(area):
-        with area.publishing(progress):
-            area.prepare(progress)
-        try:
-            _load_side_by_side(area, chosen, outcomes, side_by_side, mode=mode, start=start, end=end, now=now,
-                               run_id=run_id, progress=progress, recheck=recheck)
-            interrupt.check()
-        except interrupt.Interrupted as stop:
-            with area.publishing(progress):
-                _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; "
-                                                     f"not published")
-            raise
+        _land(area, chosen, outcomes, side_by_side, mode=mode, start=start, end=end, now=now, run_id=run_id,
+              progress=progress, recheck=recheck)
         _return_freed_memory()
         with area.publishing(progress):
             try:
@@ -172,6 +181,42 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
             if target is not None:
                 postgres.publish(target, warehouse, area.postgres_state, progress, area.postgres_config)
     return RunResult(run_id, outcomes, transform, warehouse)
+
+
+def land(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
+         end: dt.date | None = None, progress: Progress | None = None,
+         now: pendulum.DateTime | None = None) -> RunResult:
+    """Pull and land the chosen providers into their raw stores, and log their runs, without transforming: one
+    orchestrator step per provider (``orchestration/``), the transform and publish being a step of their own
+    (``transform_only(full=False)``). Nothing is published; the next transform picks the loads up."""
+    progress = progress or Progress()
+    now = now or pendulum.now("UTC")
+    chosen = configured(providers, now)
+    run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
+    area = WorkArea(warehouse)
+    outcomes = [ProviderOutcome(provider=spec.name, mode=mode) for spec, _ in chosen]
+    with _disk_full_is_one_sentence(area):
+        _land(area, chosen, outcomes, providers_in_parallel(), mode=mode, start=start, end=end, now=now,
+              run_id=run_id, progress=progress, recheck=False)
+        with area.publishing(progress), area.connect() as con:
+            for outcome in outcomes:
+                _log_run(con, run_id, outcome)
+    return RunResult(run_id, outcomes, None, warehouse)
+
+
+def _land(area: WorkArea, chosen: list[tuple[ProviderSpec, ProviderSettings]], outcomes: list[ProviderOutcome],
+          side_by_side: int, *, run_id: str, progress: Progress, **run: Any) -> None:
+    """Prepare the work area, then load the providers side by side; a stop request is logged and raised."""
+    with area.publishing(progress):
+        area.prepare(progress)
+    try:
+        _load_side_by_side(area, chosen, outcomes, side_by_side, run_id=run_id, progress=progress, **run)
+        interrupt.check()
+    except interrupt.Interrupted as stop:
+        with area.publishing(progress):
+            _log_stopped(area, run_id, outcomes, f"stopped by {interrupt.signal_name(stop.signum)}; "
+                                                 f"not published")
+        raise
 
 
 def providers_in_parallel() -> int:
@@ -266,8 +311,9 @@ def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], m
         pass
 
 
-def transform_only(*, warehouse: Path, progress: Progress | None = None) -> TransformResult:
-    """Rebuild staging and analytics from the raw stores alone (no request to any provider), then publish."""
+def transform_only(*, warehouse: Path, progress: Progress | None = None, full: bool = True) -> TransformResult:
+    """Rebuild staging and analytics from the raw stores alone (no request to any provider), then publish; with
+    ``full=False`` only what was loaded since the last transform (an orchestrator's step after ``land``)."""
     progress = progress or Progress()
     area = WorkArea(warehouse)
     if not area.work_db.exists() and not warehouse.exists():
@@ -280,12 +326,12 @@ def transform_only(*, warehouse: Path, progress: Progress | None = None) -> Tran
         with area.connect() as con:
             with stores.reading(con, area.stores()) as attached:
                 stores.copy_ledgers(con, attached)
-                result = _interruptible_transform(con, full=True)
+                result = _interruptible_transform(con, full=full)
             result.checks = _checks(con, None, progress)
         interrupt.check()
         area.publish()
-        progress(f"transform rebuilt {result.fact_rows_inserted} fact rows from raw in {result.seconds:.2f}s; "
-                 f"published {warehouse}")
+        progress(f"transform {'rebuilt' if full else 'wrote'} {result.fact_rows_inserted} fact rows from raw in "
+                 f"{result.seconds:.2f}s; published {warehouse}")
         if target is not None:
             postgres.publish(target, warehouse, area.postgres_state, progress, area.postgres_config)
     return result
@@ -512,6 +558,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     except CampaignEtlError as exc:
         outcome.outcome = "failed"
         outcome.message = redact(str(exc))
+        outcome.retryable = not isinstance(exc, ProviderAuthError)
         progress(f"{name}: {outcome.message}")
     else:
         if mode == "nightly":

@@ -1,0 +1,1 @@
+"""Orchestrator integrations: Dagster definitions (``orchestration.definitions``, extra ``[dagster]``)."""
