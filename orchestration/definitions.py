@@ -42,7 +42,9 @@ PARTITIONS = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC", end_
 CHECKS = sorted(path.stem for path in (SQL_DIR / "60_quality").glob("*.sql"))
 # CAMPAIGN_ETL_BLOCKING_CHECKS=1 makes a failing check (severity fail) fail the analytics step and its run
 BLOCKING_CHECKS = os.environ.get("CAMPAIGN_ETL_BLOCKING_CHECKS") == "1"
-RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# a transient failure is retried twice, from CAMPAIGN_ETL_RETRY_DELAY_SECONDS (default 30) with backoff
+RETRY = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("CAMPAIGN_ETL_RETRY_DELAY_SECONDS", "30")),
+                       backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 class CampaignEtl(dg.ConfigurableResource):

@@ -127,3 +127,39 @@ def test_checks_block_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> N
     finally:
         monkeypatch.delenv("CAMPAIGN_ETL_BLOCKING_CHECKS")
         importlib.reload(definitions)
+
+
+def test_a_transient_failure_is_retried(sims, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from pipelines import runner
+
+    monkeypatch.setenv("CAMPAIGN_ETL_RETRY_DELAY_SECONDS", "0.1")
+    retrying = importlib.reload(definitions)
+    real = runner.land
+    calls: list[str] = []
+
+    def fails_first(**kwargs: object) -> runner.RunResult:
+        calls.append(str(kwargs["providers"]))
+        result = real(**kwargs)  # type: ignore[arg-type]
+        if len(calls) == 1:   # as if every attempt of a request had failed: the provider's run failed
+            result.outcomes[0].outcome, result.outcomes[0].message = "failed", "retries exhausted (stand-in)"
+        return result
+
+    monkeypatch.setattr(retrying, "land", fails_first)
+    try:
+        result = dg.materialize([retrying.PROVIDER_ASSETS[0]],
+                                resources={"campaign_etl": CampaignEtl(warehouse=str(warehouse))},
+                                partition_key=TODAY, tags={MODE_TAG: "nightly"}, raise_on_error=False)
+    finally:
+        monkeypatch.delenv("CAMPAIGN_ETL_RETRY_DELAY_SECONDS")
+        importlib.reload(definitions)
+    assert result.success, "the retry succeeded"
+    assert len(calls) == 2 and [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_the_nightly_schedule_asks_for_the_nightly_of_its_day() -> None:
+    at = pendulum.datetime(2026, 12, 2, 2, 15, tz="UTC")
+    request = definitions.nightly_schedule(dg.build_schedule_context(scheduled_execution_time=at))
+    assert request.partition_key == "2026-12-02" and request.tags[MODE_TAG] == "nightly"
+    assert definitions.nightly_schedule.cron_schedule == "15 2 * * *"
