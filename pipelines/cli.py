@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,10 +38,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> dt.date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD")
     try:
-        day = dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not a valid date") from None
     try:
         return check_date_range(day, "the date")
     except ConfigError as exc:
@@ -161,7 +164,7 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     check_destinations()
     if args.command in ("run", "backfill", "transform", "demo"):
         check_keys(registry.available().values())
-    warehouse = warehouse_path(args.warehouse)
+    warehouse = warehouse_path(args.warehouse, for_writing=args.command != "status")
     if args.command == "run":
         result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress,
                       recheck=args.recheck)

@@ -113,7 +113,7 @@ def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:
     return text
 
 
-def warehouse_path(cli_value: str | None) -> Path:
+def warehouse_path(cli_value: str | None, *, for_writing: bool = True) -> Path:
     """``--warehouse``, else dlt's ``destination.duckdb.credentials``, else ``campaign_metrics.duckdb``: a DuckDB
     file path. A URL (``md:``, ``postgresql://``, ...) is refused in one sentence, its password never echoed: the
     PostgreSQL target is configured with ``destination.postgres.credentials``, other warehouses are not supported."""
@@ -135,7 +135,22 @@ def warehouse_path(cli_value: str | None) -> Path:
                 else f"'{name}' is not a supported target (the targets are a DuckDB file and PostgreSQL, see "
                      f"docs/warehouse.md)")
         raise ConfigError(f"{source} '{redact(shown)}' is not a DuckDB file path; {hint}.")
-    return Path(text).expanduser().resolve()
+    return check_warehouse_file(Path(text).expanduser().resolve(), source, for_writing=for_writing)
+
+
+def check_warehouse_file(path: Path, source: str = "--warehouse", *, for_writing: bool = True) -> Path:
+    """Refuse, before anything starts (no simulator, no folder created), a warehouse path that cannot be one: a
+    folder, a missing or read-only parent folder, something that is not a file."""
+    if path.is_dir():
+        raise ConfigError(f"{source} {path} is a folder; give the path of a DuckDB file, for example "
+                          f"{path / DEFAULT_WAREHOUSE}.")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{source} {path} is not a regular file.")
+    if not path.parent.is_dir():
+        raise ConfigError(f"the warehouse folder {path.parent} does not exist ({source} {path}).")
+    if for_writing and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"the warehouse folder {path.parent} is not writable ({source} {path}).")
+    return path
 
 
 # a URL scheme (two letters at least, so that no file name with a colon later in it is taken for one)

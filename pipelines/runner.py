@@ -121,10 +121,10 @@ class Progress:
 def select_specs(names: list[str] | None) -> list[ProviderSpec]:
     specs = registry.available()
     if names:
-        unknown = [n for n in names if n not in specs]
+        unknown = [n for n in names if n.strip().lower() not in specs]
         if unknown:
             raise ConfigError(f"unknown provider '{unknown[0]}'; known providers: {', '.join(specs)}.")
-        return [specs[n] for n in dict.fromkeys(names)]
+        return [specs[n] for n in dict.fromkeys(n.strip().lower() for n in names)]   # names in any case
     return list(specs.values())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pendulum
@@ -20,7 +21,7 @@ def test_the_command_is_installed() -> None:
 
 @pytest.mark.parametrize("args,needle", [
     (["backfill", "--start", "2026-05-02", "--end", "2026-05-01"], "after --end"),
-    (["backfill", "--start", "2026-02-30", "--end", "2026-03-01"], "is not a date"),
+    (["backfill", "--start", "2026-02-30", "--end", "2026-03-01"], "'2026-02-30' is not a valid date"),
     (["backfill", "--start", "yesterday", "--end", "2026-03-01"], "is not a date"),
     (["backfill", "--start", "0001-01-01", "--end", "0001-01-02"], "outside the supported dates"),
     (["backfill", "--start", "2026-01-01", "--end", "9999-12-31"], "outside the supported dates"),
@@ -32,6 +33,36 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: list[str], n
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert needle in one_sentence(result)
+
+
+@pytest.mark.parametrize("command", [["demo"], ["run"], ["transform"]])
+@pytest.mark.parametrize("where,needle", [
+    ("folder", "is a folder; give the path of a DuckDB file"),
+    ("missing", "does not exist"),
+    ("read-only", "is not writable"),
+])
+def test_a_warehouse_path_that_cannot_be_one_is_refused_before_anything_starts(
+        tmp_path: Path, command: list[str], where: str, needle: str) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = {"folder": folder, "missing": tmp_path / "no" / "such" / "w.duckdb", "read-only": folder / "w.duckdb"}[where]
+    if where == "read-only":
+        if os.geteuid() == 0:
+            path = Path("/proc/self/w.duckdb")   # root may write any folder, not this one
+        else:
+            folder.chmod(0o555)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = cli(*command, "--warehouse", path, cwd=tmp_path, env=GOOD)
+    assert result.returncode == 2, result.stderr
+    assert needle in one_sentence(result)
+    assert "simulator" not in result.stderr, "nothing started"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before, "no stray folder after a refused command"
+
+
+def test_provider_names_are_case_insensitive(tmp_path: Path) -> None:
+    result = cli("run", "--provider", "GreenArrow", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown provider" not in result.stderr
+    assert "greenarrow" in one_sentence(result), "it went on to the provider's own configuration"
 
 
 GOOD = {"SOURCES__GREENARROW__API_KEY": "1:abcdef", "SOURCES__GREENARROW__BASE_URL": "http://127.0.0.1:1"}
