@@ -37,6 +37,14 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def with_provider(provider: str, message: str) -> str:
+    """``provider: message``, the provider said once even when the message already starts with it."""
+    prefix = f"{provider}: "
+    while message.startswith(prefix):
+        message = message[len(prefix):]
+    return prefix + message
+
+
 class CampaignEtlError(Exception):
     """Base of our errors."""
 

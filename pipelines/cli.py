@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import logging
 import os
 import re
@@ -50,8 +51,34 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
+_EPILOG = f"""providers: {", ".join(registry.PROVIDER_NAMES)} (enabled when their credentials are configured)
+
+exit codes:
+  0    all done
+  1    the run failed (nothing half-published): refused credentials, retries exhausted, full disk
+  2    bad command line or configuration, found before any request
+  3    loaded, but some entities were skipped (analytics.extraction_errors)
+  130  stopped by SIGINT; 143 stopped by SIGTERM (the next run resumes)
+
+examples:
+  {PROG} demo
+  {PROG} run --warehouse /srv/warehouse/campaign_metrics.duckdb
+  {PROG} backfill --start 2026-01-01 --end 2026-03-31 --provider greenarrow
+  {PROG} status --json
+"""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("campaign-etl")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Load campaign metrics from marketing providers into DuckDB.")
+    parser = _Parser(prog=PROG, description="Load campaign metrics from marketing providers into DuckDB.",
+                     epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and retries")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     project_help = ("the folder whose .dlt/ holds config.toml and secrets.toml (default: the working directory, "
@@ -64,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="DuckDB file (default: destination.duckdb.credentials, else campaign_metrics.duckdb "
                             "in the working directory)")
         p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=project_help)
+        # the global flags are accepted after the subcommand too
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="log requests and retries")
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
 
     def log_format_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--log-format", choices=("text", "json"), default="text",

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pendulum
 
+from core.errors import with_provider
 from pipelines import postgres
 from pipelines.runner import RunResult, freshness_hours
 from pipelines.warehouse import read_only
@@ -51,7 +52,7 @@ def run_summary(result: RunResult) -> str:
     lines = [f"run {result.run_id} -> {result.warehouse}", _table(rows)]
     for o in result.outcomes:
         if o.message:
-            lines.append(f"{o.provider}: {o.message}")
+            lines.append(with_provider(o.provider, o.message))
     if any(o.skipped for o in result.outcomes):
         lines.append("skipped entities are listed in analytics.extraction_errors")
     checks = result.transform.checks if result.transform else []
@@ -173,7 +174,7 @@ def status(warehouse: Path) -> str:
         lines += [f"  {_left_line(*row)}" for row in left]
     for name in names:
         if name in data.messages:
-            lines.append(f"{name}: {data.messages[name]}")
+            lines.append(with_provider(name, data.messages[name]))
     return "\n".join(lines)
 
 

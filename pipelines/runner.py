@@ -39,6 +39,7 @@ from core.errors import (
     ProviderError,
     WarehouseBusy,
     first_line,
+    with_provider,
 )
 from core.redact import redact
 from pipelines import ledger, postgres, stores
@@ -272,7 +273,7 @@ def _load_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSetting
     except (StoreError, WorkFileError, WarehouseBusy) as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
-        progress(f"{spec.name}: {exc}")
+        progress(with_provider(spec.name, str(exc)))
 
 
 @contextlib.contextmanager
@@ -502,7 +503,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     except CampaignEtlError as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
-        progress(f"{name}: {exc}")
+        progress(with_provider(name, str(exc)))
         return
     refresh, settled_ids = _campaign_ids(area, store, spec, settings, settle=mode == "nightly" and not recheck,
                                          now=now, progress=progress)
@@ -559,7 +560,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
         outcome.outcome = "failed"
         outcome.message = redact(str(exc))
         outcome.retryable = not isinstance(exc, ProviderAuthError)
-        progress(f"{name}: {outcome.message}")
+        progress(with_provider(name, outcome.message))
     else:
         if mode == "nightly":
             with store.connect() as con:

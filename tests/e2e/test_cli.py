@@ -183,3 +183,28 @@ def test_the_warehouse_path_can_come_from_dlt_destination_credentials(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert target.exists() and not (tmp_path / "campaign_metrics.duckdb").exists()
     assert fact(target, "greenarrow") == sim.truth_fact_rows()
+
+
+def test_version_help_and_global_flags_after_the_subcommand(tmp_path: Path) -> None:
+    version = cli("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("campaign-etl ")
+    helped = cli("--help", cwd=tmp_path)
+    assert helped.returncode == 0
+    for needle in ("greenarrow, insider, shoplive, experiture, parrot", "exit codes:", "130", "examples:"):
+        assert needle in helped.stdout, needle
+    after = cli("run", "-v", "-q", "--provider", "greenarrow", cwd=tmp_path)
+    assert after.returncode == 2 and "unrecognized arguments" not in after.stderr
+    assert "greenarrow is not configured" in one_sentence(after)
+
+
+def test_a_provider_failure_names_the_provider_once(tmp_path: Path, serve) -> None:
+    sim = GreenArrowSim(now=NOW, lists=1, campaigns_per_list=2, days=10, max_links=600,
+                        faults=Faults(share_5xx=1.0))
+    server = serve(sim)
+    env = {**sim.loader_env(server.url), "SOURCES__GREENARROW__MAX_ATTEMPTS": "2",
+           "SOURCES__GREENARROW__BACKOFF_BASE_SECONDS": "0.01",
+           "SOURCES__GREENARROW__START_DATE": NOW.subtract(days=12).to_date_string()}
+    result = cli("run", "--warehouse", tmp_path / "w.duckdb", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "greenarrow: GET /ga/api/v2/mailing_lists still failing after 2 attempts" in result.stderr
+    assert "greenarrow: greenarrow:" not in result.stderr + result.stdout
