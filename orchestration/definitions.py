@@ -31,7 +31,7 @@ import pendulum
 from dagster import AssetExecutionContext
 
 from core.redact import redact
-from pipelines.config import resolve, warehouse_path
+from pipelines.config import resolve, use_project_dir, warehouse_path
 from pipelines.runner import Progress, land, transform_only
 from sources import registry
 from transforms.models import SQL_DIR
@@ -54,8 +54,7 @@ class CampaignEtl(dg.ConfigurableResource):
     project_dir: str = ""
 
     def path(self) -> Path:
-        if self.project_dir:
-            os.environ["DLT_PROJECT_DIR"] = str(Path(self.project_dir).expanduser().resolve())
+        use_project_dir(self.project_dir)
         return warehouse_path(self.warehouse or None)
 
 

@@ -15,7 +15,6 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
 import pendulum
@@ -24,7 +23,7 @@ from core import interrupt
 from core.errors import CampaignEtlError, ConfigError, first_line
 from core.redact import RedactingFilter, redact
 from pipelines import report
-from pipelines.config import check_destinations, check_files, check_keys, warehouse_path
+from pipelines.config import check_destinations, check_files, check_keys, use_project_dir, warehouse_path
 from pipelines.runner import Progress, RunResult, load, transform_only
 from sources import registry
 from sources.common.windows import check_date_range
@@ -173,16 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(run with --verbose for details)",
               file=sys.stderr)
         return 1
-
-
-def use_project_dir(value: str | None) -> None:
-    """Point dlt at the project folder's ``.dlt/`` (dlt's own ``DLT_PROJECT_DIR``), before any config is read."""
-    if value is None:
-        return
-    folder = Path(value).expanduser().resolve()
-    if not folder.is_dir():
-        raise ConfigError(f"--project-dir {value} is not a folder.")
-    os.environ["DLT_PROJECT_DIR"] = str(folder)
 
 
 def _summary(result: RunResult, log_format: str) -> str:

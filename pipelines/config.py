@@ -113,6 +113,16 @@ def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:
     return text
 
 
+def use_project_dir(value: str | None) -> None:
+    """Point dlt at the project folder's ``.dlt/`` (dlt's own ``DLT_PROJECT_DIR``), before any config is read."""
+    if not value:
+        return
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"--project-dir {value} is not a folder.")
+    os.environ["DLT_PROJECT_DIR"] = str(folder)
+
+
 def warehouse_path(cli_value: str | None, *, for_writing: bool = True) -> Path:
     """``--warehouse``, else dlt's ``destination.duckdb.credentials``, else ``campaign_metrics.duckdb``: a DuckDB
     file path. A URL (``md:``, ``postgresql://``, ...) is refused in one sentence, its password never echoed: the

@@ -63,6 +63,12 @@ LOCK_POLL_SECONDS = 0.2
 QUIET_WAIT_SECONDS = 2.0
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """DuckDB could not open a file because another process holds it (not damage)."""
+    text = str(exc)
+    return "Conflicting lock" in text or "Could not set lock" in text
+
+
 class StoreError(CampaignEtlError):
     """A raw store cannot be opened or written: exit 1."""
 
@@ -175,7 +181,7 @@ class ProviderStore:
         try:
             duckdb.connect(str(self.path), config=self.duckdb_config).close()
         except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
+            if is_lock_conflict(exc):
                 raise StoreError(f"the raw store {self.path} is held by another process "
                                  f"({first_line(exc)}).") from None
             return first_line(exc)

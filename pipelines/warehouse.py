@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import CampaignEtlError, ConfigError, DiskFull, WarehouseBusy, first_line
-from pipelines.stores import LEDGER_DDL, ProviderStore, held, reading, split_legacy_layout
+from pipelines.stores import LEDGER_DDL, ProviderStore, held, is_lock_conflict, reading, split_legacy_layout
 
 STORAGE_COMPATIBILITY = "v1.0.0"
 # DuckDB's buffer pool for the loader's own connections (transforms, ledger) and dlt's loads: DuckDB spills to
@@ -154,7 +154,7 @@ class WorkArea:
         try:
             duckdb.connect(str(self.work_db), config=self.duckdb_config).close()
         except duckdb.Error as exc:
-            if _is_lock_conflict(exc):
+            if is_lock_conflict(exc):
                 raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
                                     f"({first_line(exc)}).") from None
             full = disk_error(exc, self.work_db)
@@ -194,7 +194,7 @@ class WorkArea:
         try:
             con = duckdb.connect(str(self.work_db), config=self.duckdb_config)
         except duckdb.Error as exc:
-            if _is_lock_conflict(exc):
+            if is_lock_conflict(exc):
                 raise WarehouseBusy(f"the work file {self.work_db} is held by another process "
                                     f"({first_line(exc)}).") from None
             raise disk_error(exc, self.work_db) or WorkFileError(
@@ -240,10 +240,6 @@ class WorkArea:
 class WorkFileError(CampaignEtlError):
     """The work file or the published warehouse cannot be read or written: exit 1."""
 
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    text = str(exc)
-    return "Conflicting lock" in text or "Could not set lock" in text
 
 
 _DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "disk is full", "out of disk space")
