@@ -520,7 +520,9 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     http: HttpClient | None = None
     try:
         http = HttpClient(name, settings.values["base_url"], headers=spec.auth_headers(settings.secret, settings),
-                          secrets=[settings.secret], policy=settings.policy, **spec.http_options)
+                          secrets=[settings.secret], policy=settings.policy,
+                          auth=spec.authenticator(settings) if spec.authenticator is not None else None,
+                          **spec.http_options)
         if http.limiter is not None:  # what the provider's previous run sent still counts against its limit
             http.limiter.seed(store.sent_at())
         run = Extraction(http, plan, report, RawWriter(name, plan, report))

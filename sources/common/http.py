@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpcore
 import httpx
@@ -45,6 +45,20 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
+
+class Authenticator(Protocol):
+    """Credentials that change during a run (an OAuth token), asked for before every attempt.
+
+    ``headers()`` returns the auth headers of the next attempt (fetching or renewing the token when it is missing
+    or about to expire; the implementation registers every secret it handles with ``core.redact``).
+    ``renew(sent)`` is called once per request after a 401 to the headers ``sent``: it renews the credentials
+    (unless another thread already did) and returns True when the request should be tried once more.
+    """
+
+    def headers(self) -> dict[str, str]: ...
+
+    def renew(self, sent: dict[str, str]) -> bool: ...
+
 
 MIB = 1024 * 1024
 # Largest piece a compressed answer is inflated in: the cap is checked after each, so memory stays near the cap.
@@ -474,8 +488,10 @@ class HttpClient:
                  is_throttle: Callable[[int, str], bool] | None = None,
                  extra_retry: dict[int, int] | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = interrupt.sleep) -> None:
+                 sleep: Callable[[float], None] = interrupt.sleep,
+                 auth: Authenticator | None = None) -> None:
         self.provider = provider
+        self._auth = auth
         self.policy = policy or HttpPolicy()
         self.stats = stats or RequestStats()
         self._is_throttle = is_throttle
@@ -526,9 +542,11 @@ class HttpClient:
         """
         attempt = failures = throttles = 0
         extra_used: dict[int, int] = {}
+        renewed = False
         while True:
             interrupt.check()
             attempt += 1
+            auth_headers = self._auth.headers() if self._auth is not None else {}
             failure: str
             retry_after: float | None = None
             response: httpx.Response | None = None
@@ -538,7 +556,7 @@ class HttpClient:
                 deadline = _Deadline(started + self.policy.timeout_seconds, self.policy.timeout_seconds)
                 try:
                     with _attempt_deadline(deadline):
-                        response, body = self._exchange(method, path, params, json, deadline)
+                        response, body = self._exchange(method, path, params, json, deadline, auth_headers)
                 except ResponseTooLarge:
                     self.stats.add(requests=1, errors=1, bytes_received=deadline.received,
                                    seconds=time.monotonic() - started)
@@ -568,6 +586,10 @@ class HttpClient:
                     self.stats.add(errors=1)
                     failure = f"HTTP {status}"
                     failures += 1
+                elif status == 401 and self._auth is not None and not renewed and self._auth.renew(auth_headers):
+                    renewed = True       # the token expired or was revoked: renewed once, tried again at once
+                    log.info(redact(f"{self.provider}: {method} {path} HTTP 401; credentials renewed, trying again"))
+                    continue
                 elif status in self._extra_retry and extra_used.get(status, 1) < self._extra_retry[status]:
                     extra_used[status] = extra_used.get(status, 1) + 1
                     failure = f"HTTP {status}"
@@ -624,7 +646,7 @@ class HttpClient:
             self._slots.release()
 
     def _exchange(self, method: str, path: str, params: dict[str, Any] | None, json: Any,
-                  deadline: _Deadline) -> tuple[httpx.Response, bytes]:
+                  deadline: _Deadline, headers: dict[str, str] | None = None) -> tuple[httpx.Response, bytes]:
         """One attempt: send, then read the decoded body in bounded pieces (closed response, body bytes).
 
         Raises:
@@ -632,7 +654,7 @@ class HttpClient:
             httpx.ReadTimeout: the deadline passed between two body chunks (any transport).
         """
         cap = self.policy.max_response_bytes
-        request = self._client.build_request(method, path, params=params, json=json)
+        request = self._client.build_request(method, path, params=params, json=json, headers=headers or None)
         response = self._client.send(request, stream=True)
         try:
             declared = _content_length(response.headers)

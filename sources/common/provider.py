@@ -13,7 +13,7 @@ from typing import Any
 
 import pendulum
 
-from sources.common.http import HttpPolicy
+from sources.common.http import Authenticator, HttpPolicy
 from sources.common.raw import RawBatch
 
 
@@ -85,6 +85,8 @@ class ProviderSpec:
         default_window_days: grid cell length used unless ``window_days`` is configured.
         default_policy: timeouts, retries, rate limit, concurrency unless configured.
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
+        authenticator: (settings) -> the credentials asked for before every request when they change during a
+            run (``sources.common.http.Authenticator``), or None to send ``auth_headers`` only.
         settle_windows: a nightly may skip settled windows (``pipelines/ledger.py``): what a pull of a window
             found is in rows of that window, or of the campaigns they list, so two pulls can be compared.
         settling: for a source that pulls every campaign each run, how its settled campaigns are told, which a
@@ -102,6 +104,7 @@ class ProviderSpec:
     default_window_days: int = 7
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
     http_options: dict[str, Any] = field(default_factory=dict)
+    authenticator: Callable[[ProviderSettings], Authenticator | None] | None = None
     settle_windows: bool = False
     settling: CampaignSettling | None = None
     source: Callable[..., Any] | None = None
