@@ -28,7 +28,8 @@ sys.path.insert(0, str(HERE.parent))
 import pendulum  # noqa: E402
 
 from pipelines.demo import demo_simulators  # noqa: E402
-from pipelines.runner import Progress, RunResult, load  # noqa: E402
+from pipelines.progress import Progress  # noqa: E402
+from pipelines.runner import RunResult, load  # noqa: E402
 
 
 def requests_by_provider(result: RunResult) -> dict[str, int]:

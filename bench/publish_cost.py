@@ -27,7 +27,8 @@ sys.path.insert(0, str(HERE.parent))
 import pendulum  # noqa: E402
 
 from pipelines import postgres  # noqa: E402
-from pipelines.runner import Progress, load  # noqa: E402
+from pipelines.progress import Progress  # noqa: E402
+from pipelines.runner import load  # noqa: E402
 from pipelines.warehouse import WorkArea  # noqa: E402
 from simulators import local_postgres  # noqa: E402
 from simulators.base import SimServer  # noqa: E402

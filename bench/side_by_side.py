@@ -32,7 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 import pendulum  # noqa: E402
 
 from pipelines.demo import demo_simulators  # noqa: E402
-from pipelines.runner import Progress, RunResult, load  # noqa: E402
+from pipelines.progress import Progress  # noqa: E402
+from pipelines.runner import RunResult, load  # noqa: E402
 from simulators.base import SimServer  # noqa: E402
 from simulators.insider import InsiderSim  # noqa: E402
 

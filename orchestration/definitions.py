@@ -32,7 +32,8 @@ from dagster import AssetExecutionContext
 
 from core.redact import redact
 from pipelines.config import resolve, use_project_dir, warehouse_path
-from pipelines.runner import Progress, land, transform_only
+from pipelines.progress import Progress
+from pipelines.runner import land, transform_only
 from sources import registry
 from transforms.models import SQL_DIR
 

@@ -15,10 +15,9 @@ import itertools
 import logging
 import os
 import shutil
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,9 @@ from core.errors import (
     with_provider,
 )
 from core.redact import redact
-from pipelines import ledger, postgres, stores
+from pipelines import estimate, ledger, postgres, stores
 from pipelines.config import resolve
+from pipelines.progress import Progress
 from pipelines.stores import ProviderStore, StoreError
 from pipelines.warehouse import WorkArea, WorkFileError, disk_error
 from sources import registry
@@ -97,26 +97,6 @@ class RunResult:
         if any(o.skipped or o.windows_failed for o in self.outcomes):
             return 3
         return 0
-
-
-class Progress:
-    """One line per step: on stderr, or to ``sink`` (an orchestrator's log); nothing when quiet."""
-
-    def __init__(self, quiet: bool = False, sink: Callable[[str], None] | None = None) -> None:
-        self.quiet = quiet
-        self.sink = sink
-
-    @classmethod
-    def to(cls, sink: Callable[[str], None]) -> Progress:
-        return cls(sink=sink)
-
-    def __call__(self, message: str) -> None:
-        if self.quiet:
-            return
-        if self.sink is not None:
-            self.sink(redact(message))
-        else:
-            print(redact(message), file=sys.stderr, flush=True)
 
 
 def select_specs(names: list[str] | None) -> list[ProviderSpec]:
@@ -178,7 +158,10 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
                                                      f"not published")
                 raise
             area.publish()
-            progress(f"published {warehouse}")
+            if any(o.outcome != "failed" for o in outcomes):
+                progress(f"published {warehouse}")
+            else:
+                progress(f"no provider loaded anything; {warehouse} keeps its analytics, with this run's log")
             if target is not None:
                 postgres.publish(target, warehouse, area.postgres_state, progress, area.postgres_config)
     return RunResult(run_id, outcomes, transform, warehouse)
@@ -417,7 +400,8 @@ def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
                 list(row.values()))
 
 
-def _plan(store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode, start: dt.date | None,
+def _plan(con: duckdb.DuckDBPyConnection, spec: ProviderSpec, settings: ProviderSettings, *, mode: Mode,
+          start: dt.date | None,
           end: dt.date | None, now: pendulum.DateTime, run_id: str, outcome: ProviderOutcome,
           recheck: bool = False) -> tuple[list[Window], str]:
     """The windows this run pulls, recorded as pending in the ledger, and the request key.
@@ -430,35 +414,113 @@ def _plan(store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, 
     ``recheck`` (``pipelines.ledger``, settle policy).
     """
     name = spec.name
-    with store.connect() as con:
-        if mode == "backfill":
-            assert start is not None and end is not None
-            lo = utc(start)
-            hi = utc(end).add(days=1)
-            request_key = f"backfill:{start.isoformat()}:{end.isoformat()}"
-            resumable = ledger.unfinished(con, name, now, request_key) if ledger.has_request(
-                con, name, request_key) else []
-            if resumable:
-                cells = [w for left in resumable
-                         for w in _covering(con, name, left.start, left.grid_end, settings, now)]
-                windows = sorted({w.start: w for w in cells}.values())
-            else:
-                windows = _covering(con, name, lo, hi, settings, now)
+    if mode == "backfill":
+        assert start is not None and end is not None
+        lo = utc(start)
+        hi = utc(end).add(days=1)
+        request_key = f"backfill:{start.isoformat()}:{end.isoformat()}"
+        resumable = ledger.unfinished(con, name, now, request_key) if ledger.has_request(
+            con, name, request_key) else []
+        if resumable:
+            cells = [w for left in resumable
+                     for w in _covering(con, name, left.start, left.grid_end, settings, now)]
+            windows = sorted({w.start: w for w in cells}.values())
         else:
-            cursor = ledger.get_cursor(con, name)
-            lo, hi = nightly_range(cursor, start_date=settings.start_date, lookback_days=settings.lookback_days,
-                                   now=now)
-            request_key = "nightly"
             windows = _covering(con, name, lo, hi, settings, now)
-            skipped = [] if recheck or not spec.settle_windows else ledger.settled(
-                con, name, windows, now, settle_days=settings.settle_days, recheck_days=settings.recheck_days)
-            left_out = set(skipped)
-            windows = [w for w in windows if w not in left_out]
-            outcome.windows_settled = len(skipped)
-            outcome.settled_windows = skipped
-        outcome.range_start, outcome.range_end = lo, min(hi, now)
-        ledger.plan(con, name, windows, request_key, run_id)
+    else:
+        cursor = ledger.get_cursor(con, name)
+        lo, hi = nightly_range(cursor, start_date=settings.start_date, lookback_days=settings.lookback_days,
+                               now=now)
+        request_key = "nightly"
+        windows = _covering(con, name, lo, hi, settings, now)
+        skipped = [] if recheck or not spec.settle_windows else ledger.settled(
+            con, name, windows, now, settle_days=settings.settle_days, recheck_days=settings.recheck_days)
+        left_out = set(skipped)
+        windows = [w for w in windows if w not in left_out]
+        outcome.windows_settled = len(skipped)
+        outcome.settled_windows = skipped
+    outcome.range_start, outcome.range_end = lo, min(hi, now)
+    ledger.plan(con, name, windows, request_key, run_id)
     return windows, request_key
+
+
+def span_of(windows: list[Window]) -> str:
+    """``2026-06-01..2026-07-05``: the first and the last day the windows cover (both inclusive)."""
+    if not windows:
+        return "(none)"
+    last = utc(windows[-1].end).subtract(microseconds=1)
+    return f"{windows[0].start.to_date_string()}..{last.to_date_string()}"
+
+
+def widening(windows: list[Window], *, mode: Mode, start: dt.date | None, end: dt.date | None,
+             window_days: int) -> str | None:
+    """What a backfill pulls beyond its range, in words, or None: windows are whole cells of the provider's grid
+    (``window_days``), so a range that does not start and end on the grid is widened to the cells it touches."""
+    if mode != "backfill" or not windows or start is None or end is None:
+        return None
+    first = windows[0].start.date()
+    last = utc(windows[-1].end).subtract(microseconds=1).date()
+    if first >= start and last <= end:
+        return None
+    return (f"the range {start}..{end} is widened to whole {window_days}-day windows: {span_of(windows)} "
+            f"(the extra days are loaded too)")
+
+
+@dataclass
+class PlannedProvider:
+    """What a run would do for one provider (``--dry-run``)."""
+
+    provider: str
+    windows: list[Window]
+    widened: str | None
+    settled_windows: int
+    policy: Any
+    estimate: estimate.Estimate
+
+
+def plan_only(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, start: dt.date | None = None,
+              end: dt.date | None = None, now: pendulum.DateTime | None = None,
+              recheck: bool = False) -> list[PlannedProvider]:
+    """The windows each provider would pull and the estimated requests and time, with no request sent and
+    nothing written: the plan is made on a scratch copy of each store's ledger."""
+    now = now or pendulum.now("UTC")
+    area = WorkArea(warehouse)
+    past = estimate.history(warehouse)
+    planned = []
+    for spec, settings in configured(providers, now):
+        outcome = ProviderOutcome(provider=spec.name, mode=mode)
+        with _scratch_ledger(area.store(spec.name)) as con:
+            windows, _ = _plan(con, spec, settings, mode=mode, start=start, end=end, now=now, run_id="dry-run",
+                               outcome=outcome, recheck=recheck)
+        planned.append(PlannedProvider(
+            spec.name, windows, widening(windows, mode=mode, start=start, end=end, window_days=settings.window_days),
+            outcome.windows_settled, settings.policy,
+            estimate.estimate(len(windows), settings.policy, past.get(spec.name))))
+    return planned
+
+
+@contextlib.contextmanager
+def _scratch_ledger(store: ProviderStore) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory copy of the store's ledger (empty when the provider has no store yet)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(stores.LEDGER_DDL)
+        if store.exists:
+            with store.access():
+                try:
+                    con.execute(f"attach '{store.path}' as store (read_only)")
+                except duckdb.Error as exc:
+                    raise StoreError(f"cannot read the raw store {store.path} ({first_line(exc)}).") from None
+                have = {t for (t,) in con.execute("select table_name from information_schema.tables "
+                                                  "where table_catalog = 'store' and table_schema = 'etl'").fetchall()}
+                for table in stores.LEDGER_TABLES:
+                    if table in have:
+                        con.execute(f"insert into etl.{table} by name select * from store.etl.{table}")
+                con.execute("detach store")
+        yield con
+    finally:
+        con.close()
 
 
 def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, settings: ProviderSettings,
@@ -498,8 +560,9 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only."""
     name = spec.name
     try:
-        windows, _ = _plan(store, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
-                           outcome=outcome, recheck=recheck)
+        with store.connect() as con:
+            windows, _ = _plan(con, spec, settings, mode=mode, start=start, end=end, now=now, run_id=run_id,
+                               outcome=outcome, recheck=recheck)
     except CampaignEtlError as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
         outcome.finished_at = pendulum.now("UTC")
@@ -507,11 +570,13 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
         return
     refresh, settled_ids = _campaign_ids(area, store, spec, settings, settle=mode == "nightly" and not recheck,
                                          now=now, progress=progress)
-    span = f"{windows[0].start.to_date_string()}..{windows[-1].end.to_date_string()}" if windows else ".."
     settled = f" ({outcome.windows_settled} settled window(s) skipped)" if outcome.windows_settled else ""
     if settled_ids:
         settled += f" ({sum(map(len, settled_ids.values()))} settled campaign(s) not probed unless listed as changed)"
-    progress(f"{name}: {mode} {len(windows)} window(s) {span}{settled}")
+    progress(f"{name}: {mode} {len(windows)} window(s) {span_of(windows)}{settled}")
+    widened = widening(windows, mode=mode, start=start, end=end, window_days=settings.window_days)
+    if widened:
+        progress(f"{name}: {widened}")
     report = ExtractReport()
     plan = ExtractPlan(run_id=run_id, mode=mode, windows=windows, now=now, lookback_days=settings.lookback_days,
                        refresh=refresh, settled=settled_ids,
@@ -525,6 +590,9 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
                           **spec.http_options)
         if http.limiter is not None:  # what the provider's previous run sent still counts against its limit
             http.limiter.seed(store.sent_at())
+        progress.provider_started(name, http.stats, settings.policy, windows=len(windows),
+                                  estimate=estimate.estimate(len(windows), settings.policy,
+                                                             estimate.history(area.published).get(name)))
         run = Extraction(http, plan, report, RawWriter(name, plan, report))
         pipeline = _recovered_pipeline(area, store, progress)
         loads = arrow_chunks(provider_rows(spec, settings, run), settings.max_records_per_load,
@@ -550,6 +618,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
             outcome.windows_done += done
             outcome.windows_failed += failed
             outcome.records, outcome.skipped = cut.records, cut.skipped
+            progress.windows_done(name, outcome.windows_done + outcome.windows_failed)
             rows = sum(table.num_rows for _, table in tables)
             progress(f"{name}: load {index} ({rows} rows): {cut.records} records, {cut.skipped} skipped, "
                      f"{http.stats.as_dict()['requests']} requests so far, {done} window(s) done"
@@ -574,6 +643,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
         if outcome.skipped or outcome.windows_failed:
             outcome.outcome = "partial"
     finally:
+        progress.provider_finished(name, outcome.outcome)
         if http is not None:
             outcome.stats = http.stats.as_dict()
             if http.limiter is not None:

@@ -106,12 +106,38 @@ class RequestStats:
     errors: int = 0
     bytes_received: int = 0
     seconds: float = 0.0
+    # called as ``on_wait(reason, seconds)`` when a wait starts (the run's progress display)
+    on_wait: Callable[[str, float], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _waits: dict[int, tuple[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, **deltas: float) -> None:
         with self._lock:
             for name, delta in deltas.items():
                 setattr(self, name, getattr(self, name) + delta)
+
+    @contextlib.contextmanager
+    def waiting(self, reason: str, seconds: float) -> Iterator[None]:
+        """Mark the calling thread as waiting ``seconds`` for ``reason`` ("rate limit", "Retry-After", "backoff",
+        "metrics not ready") for the block, and tell ``on_wait``."""
+        if self.on_wait is not None and seconds > 0:
+            self.on_wait(reason, seconds)
+        key = threading.get_ident()
+        with self._lock:
+            self._waits[key] = (reason, time.monotonic() + seconds)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waits.pop(key, None)
+
+    def current_wait(self) -> tuple[str, float] | None:
+        """The longest wait in progress on any thread: (reason, seconds left), or None."""
+        with self._lock:
+            if not self._waits:
+                return None
+            reason, until = max(self._waits.values(), key=lambda wait: wait[1])
+        return reason, max(0.0, until - time.monotonic())
 
     def as_dict(self) -> dict[str, float]:
         with self._lock:
@@ -146,6 +172,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
+        self.stats: RequestStats | None = None    # where waits are reported (set by HttpClient)
 
     def acquire(self) -> float:
         """Block until a request may start and count it from now; return the seconds waited."""
@@ -197,7 +224,12 @@ class RateLimiter:
                     return waited
                 frees = (self._counted[0] + horizon - now) if self._counted else interrupt.SLICE_SECONDS
                 delay = max(self._blocked_until - now, frees if full else 0.0)
-            self._sleep(delay)
+                reason = "Retry-After" if self._blocked_until - now >= delay else "rate limit"
+            if self.stats is not None:
+                with self.stats.waiting(reason, delay):
+                    self._sleep(delay)
+            else:
+                self._sleep(delay)
             waited += delay
 
 
@@ -504,6 +536,8 @@ class HttpClient:
             register_secret(secret)
         self.limiter = (RateLimiter(self.policy.rate_limit_requests, self.policy.rate_limit_period_seconds)
                         if self.policy.rate_limit_requests else None)
+        if self.limiter is not None:
+            self.limiter.stats = self.stats
         self._slots = threading.BoundedSemaphore(max(1, self.policy.max_concurrency))
         limits = httpx.Limits(max_connections=max(1, self.policy.max_concurrency),
                               max_keepalive_connections=max(1, self.policy.max_concurrency))
@@ -564,10 +598,12 @@ class HttpClient:
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     self.stats.add(requests=1, errors=1, bytes_received=deadline.received,
                                    seconds=time.monotonic() - started)
-                    failure = deadline.message if deadline.expired else type(exc).__name__
+                    failure = deadline.message if deadline.expired else _transport_failure(exc)
                     failures += 1
+                    self._log_attempt(method, path, failure, started, attempt)
                 else:
                     self.stats.add(requests=1, bytes_received=len(body), seconds=time.monotonic() - started)
+                    self._log_attempt(method, path, f"HTTP {response.status_code}", started, attempt)
             if response is not None:
                 status = response.status_code
                 text = body.decode(response.encoding or "utf-8", errors="replace")
@@ -603,9 +639,18 @@ class HttpClient:
                     redact(f"{self.provider}: {method} {path} still failing after {attempt} attempts ({failure})"),
                     endpoint=path, status=None if response is None else response.status_code)
             wait_seconds = retry_after if retry_after is not None else self._backoff(max(failures, 1))
+            reason = "Retry-After" if retry_after is not None else "backoff"
             self.stats.add(retries=1)
-            log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait_seconds:.2f}s"))
-            self._sleep(wait_seconds)
+            log.info(redact(f"{self.provider}: {method} {path} {failure}; retry {attempt} in {wait_seconds:.2f}s "
+                            f"({reason})"))
+            with self.stats.waiting(reason, wait_seconds):
+                self._sleep(wait_seconds)
+
+    def _log_attempt(self, method: str, path: str, result: str, started: float, attempt: int) -> None:
+        """``-v``: one line per attempt (the path only: query strings may carry keys; every secret masked)."""
+        if log.isEnabledFor(logging.INFO):
+            log.info(redact(f"{self.provider}: {method} {path.split('?', 1)[0]} {result} "
+                            f"{time.monotonic() - started:.3f}s attempt {attempt}"))
 
     def paginate(self, method: str, path: str, paginator: Paginator, *,
                  items: Callable[[HttpResponse, int], list[Any]], params: dict[str, Any] | None = None,
@@ -753,6 +798,17 @@ class HttpClient:
             for future in queue:
                 future.cancel()
             pool.shutdown(wait=not abandon, cancel_futures=True)
+
+
+def _transport_failure(exc: BaseException) -> str:
+    """A dropped connection or timeout said in words (``ConnectError`` -> "connection failed")."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection dropped"
+    return "network error"
 
 
 def _content_length(headers: httpx.Headers) -> int | None:

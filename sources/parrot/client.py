@@ -162,7 +162,9 @@ class ParrotClient:
             now = self._clock()
             batch = [cid for cid, at in due.items() if at <= now]
             if not batch:
-                self._sleep(max(0.0, min(due.values()) - now))
+                pause = max(0.0, min(due.values()) - now)
+                with self._http.stats.waiting("metrics not ready", pause):
+                    self._sleep(pause)
                 continue
             for cid in batch:
                 del due[cid]
