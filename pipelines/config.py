@@ -2,7 +2,8 @@
 
 Lookup order for a key ``k`` of provider ``p``: ``sources.p.k``, then (shared keys only) ``sources.k`` and the
 top-level ``k``; each in the environment (``SOURCES__P__K``, ``SOURCES__K``, ``K``) first, then
-``.dlt/secrets.toml`` and ``.dlt/config.toml``. A provider is enabled when its secret is present.
+``.dlt/secrets.toml`` and ``.dlt/config.toml``. A provider is enabled when its secret is present, or every key of
+its alternative credentials (``ProviderSpec.alt_credentials``: Experiture's client-credentials grant).
 
 Before anything runs, ``check_files`` and ``check_keys`` refuse (exit 2, one sentence) a TOML file that does not
 parse (naming the file and line) and a key under ``[sources]`` / ``[sources.<provider>]`` (or ``SOURCES__...``
@@ -206,7 +207,8 @@ def _toml_problem(exc: TomlProviderReadException) -> str:
 
 def known_keys(spec: ProviderSpec) -> list[str]:
     """Every key ``[sources.<provider>]`` may hold for this provider."""
-    return ["base_url", spec.secret_key, *(k.name for k in spec.config_keys), *SHARED_KEYS]
+    alt = [spec.alt_credentials.secret] if spec.alt_credentials is not None else []
+    return ["base_url", spec.secret_key, *alt, *(k.name for k in spec.config_keys), *SHARED_KEYS]
 
 
 def check_keys(specs: Iterable[ProviderSpec]) -> None:
@@ -291,29 +293,29 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
     Raises:
         ConfigError: the provider is asked for but lacks its secret or base URL, or a value is invalid.
     """
-    raw_secret = _lookup(spec.name, spec.secret_key, shared=False, secret=True)
-    if raw_secret is None:
+    chosen = _credentials(spec)
+    if chosen is None:
         if required:
             raise ConfigError(f"{spec.name} is not configured: set {env_name(spec.name, spec.secret_key)} "
-                              f"(or [sources.{spec.name}] {spec.secret_key} in .dlt/secrets.toml).")
+                              f"(or [sources.{spec.name}] {spec.secret_key} in .dlt/secrets.toml)"
+                              + (f", or {_env_list(spec.name, spec.alt_credentials.all_keys)} for "
+                                 f"{spec.alt_credentials.what}" if spec.alt_credentials is not None else "") + ".")
         return None
-    secret = check_credential(spec.name, spec.secret_key, raw_secret)
+    secret_key, raw_secret = chosen
+    secret = check_credential(spec.name, secret_key, raw_secret)
     values: dict[str, Any] = {}
     base_url = _lookup(spec.name, "base_url", shared=False)
     if base_url is None or not str(base_url).strip():
         raise ConfigError(f"{spec.name} has credentials but no base URL: set {env_name(spec.name, 'base_url')}.")
-    base_url = str(base_url).strip()
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{env_name(spec.name, 'base_url')} must start with http:// or https://, "
-                          f"got '{base_url}'.")
-    try:
-        if not httpx.URL(base_url).host:
-            raise httpx.InvalidURL("no host")
-    except httpx.InvalidURL:
-        raise ConfigError(f"{env_name(spec.name, 'base_url')} is not a valid URL: '{base_url}'.") from None
-    values["base_url"] = base_url
+    values["base_url"] = check_url(spec.name, "base_url", base_url)
+    alt_keys = spec.alt_credentials.keys if spec.alt_credentials is not None else ()
     for config_key in spec.config_keys:
-        values[config_key.name] = _resolve_key(spec.name, config_key)
+        value = _resolve_key(spec.name, config_key)
+        if config_key.name in alt_keys and secret_key != spec.secret_key:
+            value = check_credential(spec.name, config_key.name, value)   # sent with the secret: same rules
+        if config_key.url and value is not None:
+            value = check_url(spec.name, config_key.name, value)
+        values[config_key.name] = value
     policy_overrides: dict[str, Any] = {}
     shared: dict[str, Any] = {}
     for key, (kind, policy_field) in SHARED_KEYS.items():
@@ -347,12 +349,53 @@ def resolve(spec: ProviderSpec, *, now: pendulum.DateTime, required: bool) -> Pr
         raise ConfigError(f"{env_name(spec.name, 'window_days')} is {window_days} but {spec.name} accepts windows "
                           f"of at most {spec.max_window_days} days.")
     lookback = shared.get("lookback_days")
-    return ProviderSettings(name=spec.name, values=values, secret=str(secret).strip(), start_date=start_date,
+    return ProviderSettings(name=spec.name, values=values, secret=str(secret).strip(), secret_key=secret_key,
+                            start_date=start_date,
                             lookback_days=int(DEFAULT_LOOKBACK_DAYS if lookback is None else lookback),
                             window_days=window_days, policy=policy,
                             max_records_per_load=int(shared.get("max_records_per_load") or DEFAULT_RECORDS_PER_LOAD),
                             settle_days=int(_given(shared.get("settle_days"), DEFAULT_SETTLE_DAYS)),
                             recheck_days=int(_given(shared.get("recheck_days"), DEFAULT_RECHECK_DAYS)))
+
+
+def _credentials(spec: ProviderSpec) -> tuple[str, Any] | None:
+    """(key, raw value) of the secret the provider authenticates with, or None when it has none.
+
+    A provider with ``alt_credentials`` (``CredentialSet``) uses them when all their keys are set (they win over a
+    ready ``secret_key``, which is then not used); some but not all of them is refused, whatever else is set.
+    """
+    raw_secret = _lookup(spec.name, spec.secret_key, shared=False, secret=True)
+    alt = spec.alt_credentials
+    if alt is None:
+        return None if raw_secret is None else (spec.secret_key, raw_secret)
+    found = {key: _lookup(spec.name, key, shared=False, secret=key == alt.secret) for key in alt.all_keys}
+    present = [key for key, value in found.items() if value is not None]
+    if present and len(present) < len(found):
+        missing = [key for key in alt.all_keys if key not in present]
+        raise ConfigError(f"{spec.name} has {_env_list(spec.name, present)} but not {_env_list(spec.name, missing)}: "
+                          f"{alt.what} needs all of {_env_list(spec.name, alt.all_keys)} (or remove them"
+                          + (f" to use {env_name(spec.name, spec.secret_key)})." if raw_secret is not None else ")."))
+    if present:
+        return alt.secret, found[alt.secret]
+    return None if raw_secret is None else (spec.secret_key, raw_secret)
+
+
+def _env_list(provider: str, keys: Iterable[str]) -> str:
+    names = [env_name(provider, key) for key in keys]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def check_url(provider: str, key: str, value: Any) -> str:
+    """An http(s) URL with a host, or ConfigError naming the key."""
+    text = str(value).strip()
+    if not text.startswith(("http://", "https://")):
+        raise ConfigError(f"{env_name(provider, key)} must start with http:// or https://, got '{redact(text)}'.")
+    try:
+        if not httpx.URL(text).host:
+            raise httpx.InvalidURL("no host")
+    except httpx.InvalidURL:
+        raise ConfigError(f"{env_name(provider, key)} is not a valid URL: '{redact(text)}'.") from None
+    return text
 
 
 def _given(value: Any, default: int) -> Any:

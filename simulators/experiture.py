@@ -6,6 +6,16 @@ offset pagination (``limit`` clamped to ``max_page_limit``, ``pagination.total/l
 ``createdAt`` or ``updatedAt``, 409 ``TYPE_UNSUPPORTED`` for journey campaigns, 404 for deleted ones, 403 when
 the token lacks a scope and 429 with ``Retry-After`` through ``Faults``.
 
+Tokens: a ready token (``token``) is always accepted, as before. With ``client_id`` and ``client_secret`` the
+simulator also serves the OAuth 2.0 client-credentials grant (DOC: tokens come from it; the endpoint itself is
+not public, so its path, ``token_path``, is an ASSUMPTION and configurable) at ``POST /oauth/token`` on the same
+server, per RFC 6749 §4.4: a form ``grant_type=client_credentials``, the client authenticated with HTTP Basic
+(§2.3.1, form-urlencoded id and secret) or with ``client_id`` / ``client_secret`` in the form (§2.3.1 allows it);
+the answer ``{"access_token", "token_type": "Bearer", "expires_in"}``, errors ``{"error": "invalid_client"}`` (401)
+and ``invalid_request`` / ``unsupported_grant_type`` (400). Issued tokens live ``token_lifetime`` seconds; the API
+answers 401 to an expired or revoked one (``revoke_tokens()``), as the real API does to any token it no longer
+accepts (INFERRED: "missing/invalid/expired token").
+
 The dataset is generated from a seed and a ``now`` anchor. Campaigns can be created or deleted at any time,
 including in the middle of a listing (``after_list_request``), to exercise offset drift. ``grow()`` makes
 running campaigns progress. ``truth_fact_rows()`` and ``truth_dim()`` give what the warehouse must end up with.
@@ -13,18 +23,27 @@ running campaigns progress. ``truth_fact_rows()`` and ``truth_dim()`` give what 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import random
+import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
 
 from simulators.base import Faults, Request, Response, SimApp
 
 API = "/public/v1"
 DEFAULT_TOKEN = "sim-experiture-token-3f0c9a71"
+# ASSUMPTION: the token endpoint's path (the console shows the real URL); configurable with ``token_path``
+TOKEN_PATH = "/oauth/token"
+DEFAULT_CLIENT_ID = "sim-experiture-client"
+DEFAULT_CLIENT_SECRET = "sim-experiture-client-secret-8d2e41b7"
 ALL_SCOPES = frozenset({"campaigns:read", "analytics:read"})
 COUNT_KEYS = ("scheduled", "hydrated", "composed", "injected", "sent", "failed")
 CHANNELS = ("email", "sms", "push", "direct_mail")
@@ -99,19 +118,34 @@ class ExperitureSim(SimApp):
         campaigns: how many campaigns to generate.
         days: campaigns are created within this many days before ``now``.
         journeys: generate journey campaigns (409 on status/metrics/summary).
-        token: the Bearer token the simulator accepts.
-        scopes: scopes that token carries.
+        token: the ready Bearer token the simulator accepts (None: only issued tokens).
+        scopes: scopes every token carries.
         max_page_limit: ``limit`` values above this are clamped (100 in the API).
+        client_id, client_secret: the API client of the client-credentials grant; None serves no grant.
+        token_path: where the token endpoint is served.
+        token_lifetime: seconds an issued token is accepted (``expires_in``).
     """
 
     name = "experiture"
 
     def __init__(self, *, now: dt.datetime | None = None, seed: int = 11, campaigns: int = 24, days: int = 90,
-                 journeys: bool = True, token: str = DEFAULT_TOKEN, scopes: frozenset[str] | set[str] = ALL_SCOPES,
-                 max_page_limit: int = 100, faults: Faults | None = None) -> None:
+                 journeys: bool = True, token: str | None = DEFAULT_TOKEN,
+                 scopes: frozenset[str] | set[str] = ALL_SCOPES, max_page_limit: int = 100,
+                 faults: Faults | None = None, client_id: str | None = None, client_secret: str | None = None,
+                 token_path: str = TOKEN_PATH, token_lifetime: int = 3600) -> None:
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         self.token = token
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_path = token_path
+        self.token_lifetime = token_lifetime
+        self.issued: dict[str, float] = {}      # token -> monotonic instant it expires
+        self.revoked: set[str] = set()
+        self.token_requests = 0                 # every request to the token endpoint
+        self.grant_refusals = 0                 # token requests refused (bad client, bad grant)
+        self.expired_refusals = 0               # API requests refused because their token had expired
+        self.revoked_refusals = 0               # API requests refused because their token was revoked
         self.scopes = frozenset(scopes)
         self.max_page_limit = max_page_limit
         self.generation = 0
@@ -128,13 +162,22 @@ class ExperitureSim(SimApp):
                 (f"{API}/campaigns/(?P<campaign_id>[^/]+)/status", self._status),
                 (f"{API}/campaigns/(?P<campaign_id>[^/]+)/metrics", self._metrics)):
             self.route("GET", pattern, handler)
+        if client_id is not None and client_secret is not None:
+            self.route("POST", token_path, self._token)
 
     # -- dataset ----------------------------------------------------------------------------------------------
 
 
     def loader_env(self, url: str) -> dict[str, str]:
-        """Base URL and credentials that point the loader at this simulator served at ``url``."""
+        """Base URL and credentials that point the loader at this simulator served at ``url``: the grant's keys when
+        it serves one, else the ready token."""
+        if self.client_id is not None and self.client_secret is not None:
+            return {"SOURCES__EXPERITURE__BASE_URL": f"{url}{API}",
+                    "SOURCES__EXPERITURE__TOKEN_URL": f"{url}{self.token_path}",
+                    "SOURCES__EXPERITURE__CLIENT_ID": self.client_id,
+                    "SOURCES__EXPERITURE__CLIENT_SECRET": self.client_secret}
         return {"SOURCES__EXPERITURE__BASE_URL": f"{url}{API}", "SOURCES__EXPERITURE__ACCESS_TOKEN": DEFAULT_TOKEN}
+
     def _generate(self, k: int, days: int, journeys: bool) -> Campaign:
         rng = self._data_rng
         cid = _uuid(rng)
@@ -239,11 +282,71 @@ class ExperitureSim(SimApp):
 
     # -- auth and envelope ------------------------------------------------------------------------------------
 
+    @property
+    def tokens_issued(self) -> int:
+        with self._lock:
+            return len(self.issued)
+
+    def revoke_tokens(self) -> None:
+        """Every token issued so far is refused from now on (401), as after a key rotation in the console."""
+        with self._lock:
+            self.revoked.update(self.issued)
+
     def authorize(self, request: Request) -> Response | None:
-        if request.headers.get("authorization", "") != f"Bearer {self.token}":
-            return Response(401, _error("CDP_ETL.AUTH.INVALID_TOKEN", "The access token is missing, invalid or "
-                                        "expired.", remediation="Request a new token with client credentials."))
-        return None
+        if request.path == self.token_path and request.method == "POST":
+            return None        # the token endpoint authenticates the client itself
+        header = request.headers.get("authorization", "")
+        token = header[len("Bearer "):] if header.startswith("Bearer ") else None
+        if token is not None and self.token is not None and token == self.token:
+            return None
+        with self._lock:
+            expires = self.issued.get(token) if token is not None else None
+            if expires is not None and token in self.revoked:
+                self.revoked_refusals += 1
+            elif expires is not None and time.monotonic() >= expires:
+                self.expired_refusals += 1
+            elif expires is not None:
+                return None
+        # ASSUMPTION (shared): one code for missing, invalid, expired and revoked tokens
+        return Response(401, _error("CDP_ETL.AUTH.INVALID_TOKEN", "The access token is missing, invalid or "
+                                    "expired.", remediation="Request a new token with client credentials."))
+
+    def _token(self, request: Request) -> Response:
+        """RFC 6749 §4.4.2-4.4.3 / §5.1-5.2: a client-credentials token, or the grant's error."""
+        with self._lock:
+            self.token_requests += 1
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return self._grant_error(400, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+        form = dict(parse_qsl(request.raw_body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        header = request.headers.get("authorization", "")
+        basic = header.startswith("Basic ")
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        if basic:
+            try:
+                pair = base64.b64decode(header[len("Basic "):], validate=True).decode()
+                raw_id, raw_secret = pair.split(":", 1)
+            except ValueError:
+                return self._grant_error(401, "invalid_client", "Malformed Basic credentials.", basic=True)
+            client_id, client_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if form.get("grant_type") != "client_credentials":
+            return self._grant_error(400, "unsupported_grant_type", "Only client_credentials is supported.")
+        if client_id != self.client_id or client_secret != self.client_secret:
+            # §5.2: 401 (with WWW-Authenticate) when the client used the Authorization header, else 400 may be used
+            return self._grant_error(401 if basic or client_id is None else 400, "invalid_client",
+                                     "Client authentication failed.", basic=basic or client_id is None)
+        token = _jwt_like(self.client_id or "", self.token_lifetime)
+        with self._lock:
+            self.issued[token] = time.monotonic() + self.token_lifetime
+        return Response(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime,
+                              "scope": " ".join(sorted(self.scopes))},
+                        {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _grant_error(self, status: int, code: str, description: str, *, basic: bool = False) -> Response:
+        with self._lock:
+            self.grant_refusals += 1
+        headers = {"WWW-Authenticate": 'Basic realm="experiture"'} if status == 401 and basic else {}
+        return Response(status, {"error": code, "error_description": description}, headers)
 
     def error_body(self, status: int) -> Any:
         return _error("CDP_ETL.INTERNAL.UNAVAILABLE", "Simulated failure.")
@@ -408,6 +511,18 @@ class ExperitureSim(SimApp):
 
 def _correlation() -> str:
     return str(uuid.uuid4())
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt_like(client_id: str, lifetime: int) -> str:
+    """A token shaped like the JWT RS256 the API issues (DOC); the signature is random, nobody verifies it here."""
+    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    claims = _b64url(json.dumps({"sub": client_id, "scope": " ".join(sorted(ALL_SCOPES)),
+                                 "exp": int(time.time()) + lifetime, "jti": secrets.token_hex(8)}).encode())
+    return f"{header}.{claims}.{_b64url(secrets.token_bytes(32))}"
 
 
 def _error(code: str, message: str, *, details: dict[str, Any] | None = None,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pendulum
 
-from sources.common.http import Authenticator, HttpPolicy
+from sources.common.http import Authenticator, HttpPolicy, HttpResponse
 from sources.common.raw import RawBatch
 
 
@@ -28,6 +28,54 @@ class ConfigKey:
     help: str = ""
     minimum: float | None = None   # numeric keys: accepted range (inclusive), checked before any request
     maximum: float | None = None
+    url: bool = False              # an http(s) URL with a host, checked like ``base_url`` before any request
+
+
+@dataclass(frozen=True)
+class CredentialSet:
+    """Another way a provider authenticates: keys given together instead of its ``secret_key`` (an OAuth 2.0
+    client-credentials grant instead of a ready token).
+
+    The provider is enabled when its ``secret_key`` or every key of the set is configured; some but not all keys
+    of the set is a configuration error (exit 2). When both are configured, the set wins (a renewable credential
+    beats a ready one that expires) and the ready secret is not used.
+
+    Attributes:
+        keys: the set's config keys (each also listed in ``ProviderSpec.config_keys``, not required there).
+        secret: the set's secret key, read like ``secret_key`` (``.dlt/secrets.toml`` or the environment); its
+            value becomes ``ProviderSettings.secret``.
+        what: the set's name in messages (``the OAuth client-credentials grant``).
+    """
+
+    keys: tuple[str, ...]
+    secret: str
+    what: str = "the alternative credentials"
+
+    @property
+    def all_keys(self) -> tuple[str, ...]:
+        return (*self.keys, self.secret)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The one cheap authenticated request ``campaign-etl check`` sends to tell a working configuration.
+
+    The provider only describes it; ``pipelines/check.py`` sends it through the shared ``HttpClient`` (the
+    provider's policy and auth) and reads the status. In ``path`` and in the string values of ``params`` and
+    ``json``, ``{<key>}`` is replaced by the provider's config value of that name, ``{today}`` and
+    ``{yesterday}`` by UTC dates (``YYYY-MM-DD``), ``{now}`` and ``{day_ago}`` by UTC times (ISO, ``Z``).
+
+    Attributes:
+        path: relative to ``base_url``.
+        accept: reads a 2xx answer: None when it is what a working configuration gets, else what is wrong with it
+            (a phrase); None: any 2xx answer will do.
+    """
+
+    path: str
+    method: str = "GET"
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    accept: Callable[[HttpResponse], str | None] | None = None
 
 
 @dataclass
@@ -44,6 +92,8 @@ class ProviderSettings:
     max_records_per_load: int = 50_000
     settle_days: int = 7       # the nightly's settle policy (pipelines/ledger.py); 0 turns it off
     recheck_days: int = 7
+    # the key ``secret`` came from: the spec's ``secret_key``, or its ``alt_credentials.secret`` when those are used
+    secret_key: str = ""
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.values.get(key)
@@ -87,6 +137,8 @@ class ProviderSpec:
         http_options: extra ``HttpClient`` keyword arguments (``is_throttle``, ``extra_retry``).
         authenticator: (settings) -> the credentials asked for before every request when they change during a
             run (``sources.common.http.Authenticator``), or None to send ``auth_headers`` only.
+        alt_credentials: another way to authenticate, instead of ``secret_key`` (``CredentialSet``); None: none.
+        probe: the one cheap request ``campaign-etl check`` sends (``Probe``); None: the check cannot probe it.
         settle_windows: a nightly may skip settled windows (``pipelines/ledger.py``): what a pull of a window
             found is in rows of that window, or of the campaigns they list, so two pulls can be compared.
         settling: for a source that pulls every campaign each run, how its settled campaigns are told, which a
@@ -105,6 +157,8 @@ class ProviderSpec:
     default_policy: HttpPolicy = field(default_factory=HttpPolicy)
     http_options: dict[str, Any] = field(default_factory=dict)
     authenticator: Callable[[ProviderSettings], Authenticator | None] | None = None
+    alt_credentials: CredentialSet | None = None
+    probe: Probe | None = None
     settle_windows: bool = False
     settling: CampaignSettling | None = None
     source: Callable[..., Any] | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dlt.extract.resource import DltResource
 
-from sources.common.http import HttpClient
+from sources.common.http import Authenticator, HttpClient
 from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport, RawBatch, RawWriter, dlt_items, now_utc, raw_resource
 from sources.common.windows import plan_windows
@@ -37,11 +37,18 @@ class Extraction:
 
 
 def extraction(spec: ProviderSpec, *, base_url: str, secret: str, http: HttpClient | None = None,
-               plan: ExtractPlan | None = None, report: ExtractReport | None = None) -> Extraction:
-    """The runner's HTTP client, plan and report, or standalone defaults for those it did not pass."""
+               plan: ExtractPlan | None = None, report: ExtractReport | None = None,
+               auth: Authenticator | None = None) -> Extraction:
+    """The runner's HTTP client, plan and report, or standalone defaults for those it did not pass.
+
+    With ``auth`` (credentials that renew themselves, an OAuth grant) the standalone client asks it for the
+    Authorization header of every request instead of building one from ``secret``.
+    """
     if http is None:
-        http = HttpClient(spec.name, base_url, headers=spec.auth_headers(secret, None), secrets=[secret],
-                          policy=spec.default_policy, **spec.http_options)
+        headers = {key: value for key, value in spec.auth_headers(secret, None).items()
+                   if auth is None or key.lower() != "authorization"}
+        http = HttpClient(spec.name, base_url, headers=headers, secrets=[secret], policy=spec.default_policy,
+                          auth=auth, **spec.http_options)
     if plan is None:
         now = now_utc()
         plan = ExtractPlan(run_id="adhoc", mode="nightly", now=now,

@@ -21,13 +21,13 @@ import dlt
 import pendulum
 from dlt.common.typing import TSecretStrValue
 
-from core.errors import EntityError
+from core.errors import ConfigError, EntityError
 from sources.common.parsing import as_object
 from sources.common.raw import RawBatch, RawWriter
 from sources.common.source import Extraction, extraction
 from sources.common.windows import Window, parse_time
 from sources.experiture import settings as s
-from sources.experiture.client import ExperitureClient, Listing
+from sources.experiture.client import ExperitureClient, Listing, grant
 from sources.experiture.spec import SPEC
 
 __all__ = ["SPEC", "experiture_rows", "experiture_source"]
@@ -36,9 +36,12 @@ __all__ = ["SPEC", "experiture_rows", "experiture_source"]
 @dlt.source(name="experiture", section="experiture", max_table_nesting=0)
 def experiture_source(
     base_url: str = dlt.config.value,
-    access_token: TSecretStrValue = dlt.secrets.value,
+    access_token: TSecretStrValue | None = None,
     page_size: int = s.MAX_PAGE_LIMIT,
     max_listings: int = s.MAX_LISTINGS,
+    token_url: str | None = None,
+    client_id: str | None = None,
+    client_secret: TSecretStrValue | None = None,
     http: Any = None,
     plan: Any = None,
     report: Any = None,
@@ -47,23 +50,37 @@ def experiture_source(
 
     Args:
         base_url: the API root, e.g. ``https://api.experiture.ai/public/v1``.
-        access_token: the Bearer token (JWT); used only when ``http`` is None.
+        access_token: a ready Bearer token (JWT); used only when ``http`` is None and the grant is not given.
         page_size: campaigns per listing page (the API clamps to 100).
         max_listings: bound on re-reading a changing campaign list.
+        token_url, client_id, client_secret: the OAuth 2.0 client-credentials grant; given, it wins over
+            ``access_token`` and its tokens renew themselves.
         http: the run's shared HTTP client (the runner passes it so requests are counted and limited).
         plan: what to pull (windows, refresh ids, run id); default: the last 7 days.
         report: where window outcomes are noted for the ledger.
     """
-    run = extraction(SPEC, base_url=base_url, secret=str(access_token), http=http, plan=plan, report=report)
+    auth = None
+    secret = str(access_token or "")
+    if http is None and token_url and client_id and client_secret:
+        auth, secret = grant(str(token_url), str(client_id), str(client_secret)), str(client_secret)
+    elif http is None and not access_token:
+        raise ConfigError(f"experiture needs {s.SECRET_ENV}, or {s.TOKEN_URL_ENV}, {s.CLIENT_ID_ENV} and "
+                          f"{s.CLIENT_SECRET_ENV}.")
+    run = extraction(SPEC, base_url=base_url, secret=secret, http=http, plan=plan, report=report, auth=auth)
     return run.resource("experiture_extract", lambda: experiture_rows(run, page_size=page_size,
-                                                                      max_listings=max_listings))
+                                                                      max_listings=max_listings,
+                                                                      token_url=token_url if auth else None))
 
 
-def experiture_rows(run: Extraction, *, page_size: int | None = None,
-                    max_listings: int | None = None) -> Iterator[RawBatch]:
-    """Every raw row of the plan: the listing, then the campaigns in scope (the windows close at the end)."""
+def experiture_rows(run: Extraction, *, page_size: int | None = None, max_listings: int | None = None,
+                    token_url: str | None = None, client_id: str | None = None) -> Iterator[RawBatch]:
+    """Every raw row of the plan: the listing, then the campaigns in scope (the windows close at the end).
+
+    ``token_url`` is set only when the client-credentials grant is in use (the runner resolves it so), which
+    changes only which keys a refused token names; ``client_id`` is the grant's and not used here.
+    """
     client = ExperitureClient(run.http, page_size=page_size or s.MAX_PAGE_LIMIT,
-                              max_listings=max_listings or s.MAX_LISTINGS)
+                              max_listings=max_listings or s.MAX_LISTINGS, grant=bool(token_url))
     yield from _extract(client, run)
 
 

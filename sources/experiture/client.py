@@ -7,18 +7,44 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from core.errors import EntitySkipped, HttpStatusError, ProviderAuthError, ProviderError
-from sources.common.http import HttpClient, HttpResponse
+from sources.common.http import HttpClient, HttpPolicy, HttpResponse
+from sources.common.oauth import ClientCredentials
 from sources.common.paging import OffsetPaginator
 from sources.common.parsing import as_object
+from sources.common.provider import ProviderSettings
 from sources.experiture import settings as s
 
 log = logging.getLogger("campaign_etl.experiture")
 
 
-def auth_headers(secret: str, settings: object = None) -> dict[str, str]:
-    """DOC: ``Authorization: Bearer <access_token>`` (a JWT from the client-credentials grant)."""
+def auth_headers(secret: str, settings: ProviderSettings | None = None) -> dict[str, str]:
+    """DOC: ``Authorization: Bearer <access_token>`` (a JWT from the client-credentials grant).
+
+    With the grant configured (``secret`` is then the client secret, which is never sent to the API), the
+    Authorization header comes from ``authenticator`` before every request instead.
+    """
+    if settings is not None and settings.secret_key == s.GRANT_SECRET_KEY:
+        return {"Accept": "application/json"}
     return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+
+
+def authenticator(settings: ProviderSettings) -> ClientCredentials | None:
+    """The client-credentials grant when it is configured (it wins over a ready access_token); else None."""
+    if settings.secret_key != s.GRANT_SECRET_KEY:
+        return None
+    return grant(str(settings.values["token_url"]), str(settings.values["client_id"]), settings.secret,
+                 policy=settings.policy)
+
+
+def grant(token_url: str, client_id: str, client_secret: str, *, policy: HttpPolicy | None = None,
+          transport: httpx.BaseTransport | None = None) -> ClientCredentials:
+    """Experiture's client-credentials grant: tokens renewed before they expire and once after a 401."""
+    return ClientCredentials(s.NAME, token_url, client_id, client_secret, id_key=s.CLIENT_ID_ENV,
+                             secret_key=s.CLIENT_SECRET_ENV, url_key=s.TOKEN_URL_ENV,
+                             policy=policy or s.DEFAULT_POLICY, transport=transport)
 
 
 @dataclass
@@ -51,8 +77,12 @@ class ExperitureClient:
     """Reads Experiture's API; every call goes through the shared ``HttpClient`` (auth, retries, limits)."""
 
     def __init__(self, http: HttpClient, *, page_size: int = s.MAX_PAGE_LIMIT,
-                 max_listings: int = s.MAX_LISTINGS) -> None:
+                 max_listings: int = s.MAX_LISTINGS, grant: bool = False) -> None:
         self._http = http
+        # what a refused token names: the grant's keys (its token was renewed once and refused again) or the token
+        self._check = (f"{s.CLIENT_ID_ENV} and {s.CLIENT_SECRET_ENV} (a token of the client-credentials grant, "
+                       f"renewed once, was refused again)") if grant else s.SECRET_ENV
+        self._update = f"request a new token ({s.CLIENT_ID_ENV})" if grant else f"update {s.SECRET_ENV}"
         self.page_size = max(1, int(page_size))
         self.max_listings = max(2, int(max_listings))
 
@@ -156,13 +186,13 @@ class ExperitureClient:
         if status == 401:
             raise ProviderAuthError(
                 s.NAME, f"experiture refused the access token (HTTP 401: missing, invalid or expired) reading "
-                        f"{what}; check {s.SECRET_ENV}.", endpoint=response.path, status=status)
+                        f"{what}; check {self._check}.", endpoint=response.path, status=status)
         if status == 403:
             scope = details.get("requiredScope") or details.get("scope") or s.SCOPE_BY_ENDPOINT.get(endpoint,
                                                                                                     "a scope")
             raise ProviderAuthError(
                 s.NAME, f"experiture: the access token lacks the {scope} scope needed to read {what} (HTTP 403); "
-                        f"grant {scope} to the API client and update {s.SECRET_ENV}.",
+                        f"grant {scope} to the API client and {self._update}.",
                 endpoint=response.path, status=status)
         if status == 404:
             raise EntitySkipped(f"not_found: {what} answered 404 (campaign deleted or unknown)", code="not_found",

@@ -27,6 +27,12 @@ ACTIVE_STATES = frozenset({"scheduled", "pending_or_overdue", "running"})
 # States whose counts no longer move (a draft that was never scheduled has none).
 SETTLED_STATES = FINAL_STATES | {"not_scheduled"}
 SECRET_ENV = "SOURCES__EXPERITURE__ACCESS_TOKEN"
+# DOC: tokens come from the OAuth 2.0 client-credentials grant; the token endpoint is shown in the console after
+# creating the API client (not public), so it is configured (token_url), never derived from base_url.
+TOKEN_URL_ENV = "SOURCES__EXPERITURE__TOKEN_URL"
+CLIENT_ID_ENV = "SOURCES__EXPERITURE__CLIENT_ID"
+CLIENT_SECRET_ENV = "SOURCES__EXPERITURE__CLIENT_SECRET"
+GRANT_SECRET_KEY = "client_secret"
 DEFAULT_WINDOW_DAYS = 7
 # ASSUMPTION (contract notes): limits unpublished; stay at <= 10 requests/s, 4 at a time; 429 waits out
 # Retry-After, about 6 tries in all.
