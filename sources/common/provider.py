@@ -67,8 +67,9 @@ class Probe:
 
     Attributes:
         path: relative to ``base_url``.
-        accept: reads a 2xx answer: None when it is what a working configuration gets, else what is wrong with it
-            (a phrase); None: any 2xx answer will do.
+        accept: reads a 2xx JSON answer: None when it is what a working configuration gets, else what is wrong
+            with it (a phrase); None: any 2xx JSON answer will do.
+        on_404: config keys of the path a 404 may point at, named besides ``base_url`` (``access_key``).
     """
 
     path: str
@@ -76,6 +77,7 @@ class Probe:
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
     accept: Callable[[HttpResponse], str | None] | None = None
+    on_404: tuple[str, ...] = ()
 
 
 @dataclass

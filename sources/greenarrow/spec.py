@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, ProviderSpec
+from sources.common.provider import ConfigKey, Probe, ProviderSpec
 from sources.greenarrow import settings as s
 from sources.greenarrow.client import auth_headers
 
@@ -19,4 +19,6 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
+    # the mailing lists (one small answer, no dates): the cheapest authenticated request of Studio
+    probe=Probe(path=s.MAILING_LISTS),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, ProviderSpec
+from sources.common.provider import ConfigKey, Probe, ProviderSpec
 from sources.insider import settings as s
 from sources.insider.client import HTTP_OPTIONS, auth_headers
 
@@ -19,4 +19,8 @@ SPEC = ProviderSpec(
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
     http_options=HTTP_OPTIONS,
+    # one overall-metrics page of one campaign for yesterday: a single request of the 30-a-minute budget
+    probe=Probe(path=s.OVERALL_METRICS, method="POST",
+                json={"partner_id": "{partner_id}", "start_date": "{yesterday}", "end_date": "{yesterday}",
+                      "page": s.FIRST_PAGE, "per_page": 1}),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import CampaignSettling, ConfigKey, ProviderSpec
+from sources.common.provider import CampaignSettling, ConfigKey, Probe, ProviderSpec
 from sources.parrot import settings as s
 from sources.parrot.client import auth_headers
 
@@ -24,6 +24,8 @@ SPEC = ProviderSpec(
     max_window_days=None,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
+    # the first post campaign of the account; the account id is a path segment, so a 404 may name it
+    probe=Probe(path=s.POST_CAMPAIGNS, params={"page": 1, "page_size": 1}, on_404=("account_id",)),
     settling=CampaignSettling(
         # every published campaign of a window is pulled each run; its counters are compared without their
         # refresh time and without how the poll went, and a stale answer (still updating) agrees with nothing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, ProviderSpec
+from sources.common.provider import ConfigKey, Probe, ProviderSpec
 from sources.shoplive import settings as s
 from sources.shoplive.client import auth_headers
 
@@ -19,4 +19,7 @@ SPEC = ProviderSpec(
     max_window_days=s.MAX_WINDOW_DAYS,
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
+    # the first campaign of the search; the access key is a path segment, so a 404 may name it
+    probe=Probe(path=s.SEARCH, params={"page": s.FIRST_PAGE, "count": 1},
+                on_404=("access_key",)),
 )
