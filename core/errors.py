@@ -32,9 +32,18 @@ from __future__ import annotations
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its class name when it has none): one-sentence errors."""
+    """The first line of an exception's message, for one-sentence errors; an exception without one is said in
+    words (never by its class name)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if text:
+        return text.splitlines()[0]
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionError):
+        return "the connection failed"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return "an error without a message (run with -v for details)"
 
 
 def with_provider(provider: str, message: str) -> str:

@@ -1,4 +1,4 @@
-"""``campaign-etl``: run, backfill, transform, status, demo.
+"""``campaign-etl``: run, backfill, transform, status, check, demo.
 
 Exit codes: 0 all done; 1 the run failed (nothing half-published); 2 bad command line or configuration, found
 before any request; 3 loaded, but some entities were skipped and are listed in analytics.extraction_errors.
@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import pendulum
@@ -22,9 +23,10 @@ import pendulum
 from core import interrupt
 from core.errors import CampaignEtlError, ConfigError, first_line
 from core.redact import RedactingFilter, redact
-from pipelines import report
+from pipelines import estimate, report
 from pipelines.config import check_destinations, check_files, check_keys, use_project_dir, warehouse_path
-from pipelines.runner import Progress, RunResult, load, transform_only
+from pipelines.progress import LiveProgress, Progress
+from pipelines.runner import RunResult, load, plan_only, transform_only
 from sources import registry
 from sources.common.windows import check_date_range
 
@@ -62,6 +64,8 @@ exit codes:
 examples:
   {PROG} demo
   {PROG} run --warehouse /srv/warehouse/campaign_metrics.duckdb
+  {PROG} check
+  {PROG} backfill --start 2026-01-01 --end 2026-03-31 --provider greenarrow --dry-run
   {PROG} backfill --start 2026-01-01 --end 2026-03-31 --provider greenarrow
   {PROG} status --json
 """
@@ -89,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--warehouse", metavar="PATH",
                        help="DuckDB file (default: destination.duckdb.credentials, else campaign_metrics.duckdb "
                             "in the working directory)")
+        global_flags(p)
+
+    def global_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=project_help)
         # the global flags are accepted after the subcommand too
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -104,12 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
     run.add_argument("--recheck", action="store_true",
                      help="pull every window of the lookback, settled ones included (see SETTLE_DAYS)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the windows each provider would pull, the estimated requests and time; "
+                          "send no request, load nothing")
     warehouse_arg(run)
     log_format_arg(run)
     backfill = sub.add_parser("backfill", help="load exactly a date range, then transforms")
-    backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD")
-    backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="inclusive")
+    backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD",
+                          help="first day of the range (UTC; widened to the providers' window grid, which is said)")
+    backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last day, inclusive")
     backfill.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
+    backfill.add_argument("--dry-run", action="store_true",
+                          help="print the windows each provider would pull, the estimated requests and time; "
+                               "send no request, load nothing")
     warehouse_arg(backfill)
     log_format_arg(backfill)
     transform = sub.add_parser("transform", help="rebuild analytics from raw alone")
@@ -117,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="per provider: last run, outcome, cursor, rows, freshness, errors")
     status.add_argument("--json", action="store_true",
                         help="one JSON object per provider and line (for monitors and alerting rules)")
+    status.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
     warehouse_arg(status)
+    check = sub.add_parser("check", help="check every enabled provider's configuration and credentials with one "
+                                         "cheap request each; load nothing")
+    check.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
+    global_flags(check)
     demo = sub.add_parser("demo", help="start the built-in simulators and load them (no credentials needed)")
     warehouse_arg(demo)
     return parser
@@ -151,9 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # step's whole traceback next to our one sentence
     os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if args.verbose else "CRITICAL"
     quiet = args.quiet or os.environ.get("CAMPAIGN_ETL_QUIET") == "1"
-    progress = Progress(quiet=quiet)
+    # a terminal gets the live display; a log (no TTY) and -v (request lines) get one line per step
+    live = not quiet and not args.verbose and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    progress = LiveProgress() if live else Progress(quiet=quiet)
     try:
-        with interrupt.handling_signals():
+        with interrupt.handling_signals(), progress:
             return _dispatch(args, progress)
     except CampaignEtlError as exc:
         print(f"{PROG}: {redact(exc)}", file=sys.stderr)
@@ -178,24 +199,44 @@ def _summary(result: RunResult, log_format: str) -> str:
     return report.run_summary_json(result) if log_format == "json" else report.run_summary(result)
 
 
+def _check_range(args: argparse.Namespace) -> None:
+    if args.start > args.end:
+        raise ConfigError(f"--start {args.start} is after --end {args.end}.")
+    if args.start > pendulum.now("UTC").date():
+        raise ConfigError(f"--start {args.start} is in the future.")
+
+
+def _dry_run(args: argparse.Namespace, warehouse: Path) -> int:
+    if args.command == "backfill":
+        _check_range(args)
+        planned = plan_only(warehouse=warehouse, mode="backfill", providers=args.provider, start=args.start,
+                            end=args.end)
+    else:
+        planned = plan_only(warehouse=warehouse, mode="nightly", providers=args.provider, recheck=args.recheck)
+    print(estimate.dry_run_text(planned, "backfill" if args.command == "backfill" else "nightly"))
+    return 0
+
+
 def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     use_project_dir(args.project_dir)
     check_files()
     check_destinations()
-    if args.command in ("run", "backfill", "transform", "demo"):
+    if args.command in ("run", "backfill", "transform", "demo", "check"):
         check_keys(registry.available().values())
+    if args.command == "check":
+        from pipelines.check import run_check
+
+        return run_check(args.provider, progress)
     warehouse = warehouse_path(args.warehouse, for_writing=args.command != "status")
+    if args.command in ("run", "backfill") and args.dry_run:
+        return _dry_run(args, warehouse)
     if args.command == "run":
         result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress,
                       recheck=args.recheck)
         print(_summary(result, args.log_format))
         return result.exit_code
     if args.command == "backfill":
-        if args.start > args.end:
-            raise ConfigError(f"--start {args.start} is after --end {args.end}.")
-        today = pendulum.now("UTC").date()
-        if args.start > today:
-            raise ConfigError(f"--start {args.start} is in the future.")
+        _check_range(args)
         result = load(warehouse=warehouse, mode="backfill", providers=args.provider, start=args.start,
                       end=args.end, progress=progress)
         print(_summary(result, args.log_format))
@@ -204,7 +245,7 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
         transform_only(warehouse=warehouse, progress=progress)
         return 0
     if args.command == "status":
-        print(report.status_json(warehouse) if args.json else report.status(warehouse))
+        print(report.status_json(warehouse) if args.json else report.status(warehouse, wide=args.wide))
         return 0
     if args.command == "demo":
         from pipelines.demo import run_demo

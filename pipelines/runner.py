@@ -703,7 +703,7 @@ def _load_tables(pipeline: dlt.Pipeline, store: ProviderStore, tables: list[tupl
         full = disk_error(exc, Path(pipeline.pipelines_dir))
         if full is not None:
             raise full from None
-        return f"{type(cause).__name__}: {redact(first_line(cause))}"
+        return f"storing the load failed: {redact(first_line(cause))}"
     if info is not None and info.has_failed_jobs:
         return "a load job into the warehouse failed"
     if pipeline.has_pending_data:

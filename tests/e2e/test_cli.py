@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pendulum
@@ -208,3 +209,5 @@ def test_a_provider_failure_names_the_provider_once(tmp_path: Path, serve) -> No
     assert result.returncode == 1
     assert "greenarrow: GET /ga/api/v2/mailing_lists still failing after 2 attempts" in result.stderr
     assert "greenarrow: greenarrow:" not in result.stderr + result.stdout
+    assert not re.search(r"^published ", result.stderr, re.M), "nothing was loaded: 'published' is not said"
+    assert "no provider loaded anything" in result.stderr
