@@ -121,3 +121,38 @@ def test_a_dry_run_sends_nothing_and_plans_what_the_run_then_does(tmp_path: Path
     assert nightly.returncode == 0 and len(sim.log) == 2 * first
     assert re.search(r"^greenarrow: \d+ window\(s\) ", nightly.stdout, re.M), nightly.stdout
     assert "estimated time: about" in nightly.stdout
+
+
+def test_on_a_terminal_a_live_row_per_provider_shows_windows_requests_and_waits(tmp_path: Path, serve) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from helpers import EXE, cli_env
+
+    sim = InsiderSim(now=NOW, rate_period=60.0, campaigns=4, days=20)
+    server = serve(sim)
+    env = cli_env({**sim.loader_env(server.url), "START_DATE": NOW.subtract(days=21).to_date_string(),
+                   "SOURCES__INSIDER__RATE_LIMIT_REQUESTS": "4", "SOURCES__INSIDER__RATE_LIMIT_PERIOD_SECONDS": "4",
+                   "TERM": "xterm", "COLUMNS": "160"})
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(EXE), "run", "--warehouse", str(tmp_path / "w.duckdb")], cwd=tmp_path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:      # the command closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    text = screen.decode(errors="replace")
+    assert "\x1b[" in text, "a live display redrawn in place"
+    assert re.search(r"insider\s.*\d+/\d+ windows\s+\d+/[~≥]\d+ requests", text), text[-2000:]
+    assert re.search(r"waiting \d+ s for the rate limit \(4 requests per 4 s\)\s+ETA \d+", text), text[-2000:]
+    assert "insider: nightly " in text and "published" in text, "the step lines print above the display"
+    assert fact(tmp_path / "w.duckdb", "insider", with_period=True) == sim.truth_fact_rows()
