@@ -87,6 +87,7 @@ def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_di
     models = load_models(sql_dir)
     con.execute("set TimeZone = 'UTC'")
     con.execute(runner_sql("tables"))
+    con.execute(runner_sql("data_quality"))   # read by analytics.provider_freshness before the first checks
     with _transaction(con):
         watermark = read_watermark(con, full=full)
         load_seeds(con, seeds_dir)

@@ -88,7 +88,8 @@ def test_campaign_performance_has_one_row_per_campaign(demo_warehouse: Path) -> 
                                               "group by all"))
     assert set(per_provider) == PROVIDERS
     rates = query(demo_warehouse, """select count(*) from analytics.campaign_performance
-        where open_rate > 1 or click_rate > 1 or delivery_rate > 1 or conversion_rate > 1""")
+        where open_rate > 1 or click_rate_unique > 1 or click_rate_total > 1 or delivery_rate > 1
+           or conversion_rate > 1""")
     assert rates == [(0,)]
 
 

@@ -4,6 +4,8 @@
 -- count such as clicks or delivered) is summed over the campaign's non-overlapping windows; any other metric
 -- (unique counts, rates, peaks, averages) is never summed: it is taken when the campaign has exactly one period
 -- (a lifetime figure, or a single window) and is NULL otherwise. Rates are recomputed from the counts.
+-- Counts are BIGINT (the dictionary's unit 'count'), revenue DOUBLE; status is the conformed status of the seed
+-- transforms/seeds/campaign_status (NULL for a provider status it does not list), provider_status the provider's.
 create or replace view analytics.campaign_performance as
 with facts as (
     select f.provider, f.account_id, f.campaign_id, f.period_start, f.period_end, f.value, f.currency,
@@ -62,29 +64,31 @@ final as (
         c.campaign_id,
         d.campaign_name,
         d.channel,
-        d.status,
+        s.status,
+        d.status as provider_status,
         d.started_at,
         d.finished_at,
         p.first_period_start,
         p.last_period_end,
         p.periods,
-        p.sent,
-        p.delivered,
-        p.opens_unique,
-        p.opens_total,
-        p.clicks_unique,
-        p.clicks_total,
-        p.bounces,
-        p.unsubscribes,
-        p.complaints,
-        p.failed,
-        p.conversions,
+        cast(round(p.sent) as bigint) as sent,
+        cast(round(p.delivered) as bigint) as delivered,
+        cast(round(p.opens_unique) as bigint) as opens_unique,
+        cast(round(p.opens_total) as bigint) as opens_total,
+        cast(round(p.clicks_unique) as bigint) as clicks_unique,
+        cast(round(p.clicks_total) as bigint) as clicks_total,
+        cast(round(p.bounces) as bigint) as bounces,
+        cast(round(p.unsubscribes) as bigint) as unsubscribes,
+        cast(round(p.complaints) as bigint) as complaints,
+        cast(round(p.failed) as bigint) as failed,
+        cast(round(p.conversions) as bigint) as conversions,
         p.revenue,
         p.revenue_currency,
-        p.viewers,
+        cast(round(p.viewers) as bigint) as viewers,
         p.delivered / nullif(p.sent, 0) as delivery_rate,
         p.opens_unique / nullif(p.delivered, 0) as open_rate,
-        coalesce(p.clicks_unique, p.clicks_total) / nullif(p.delivered, 0) as click_rate,
+        p.clicks_unique / nullif(p.delivered, 0) as click_rate_unique,
+        p.clicks_total / nullif(p.delivered, 0) as click_rate_total,
         p.clicks_unique / nullif(p.opens_unique, 0) as click_to_open_rate,
         p.bounces / nullif(p.sent, 0) as bounce_rate,
         p.unsubscribes / nullif(p.delivered, 0) as unsubscribe_rate,
@@ -92,6 +96,7 @@ final as (
     from campaigns as c
     left join pivoted as p using (provider, account_id, campaign_id)
     left join analytics.dim_campaign as d using (provider, account_id, campaign_id)
+    left join staging.campaign_status as s on s.provider = c.provider and s.provider_status = d.status
 )
 
 select * from final
