@@ -12,7 +12,7 @@ checks as asset checks, a nightly schedule, and backfills as partition backfills
 * ``analytics`` (group ``analytics``): transforms what the providers landed and publishes the warehouse (and the
   PostgreSQL target when configured); the checks of ``analytics.data_quality`` are its asset checks, one per
   check over every provider. A failing check is a failed check in Dagster, never a failed materialization
-  (unless ``CAMPAIGN_ETL_BLOCKING_CHECKS=1``: then a failing check of severity fail blocks the run).
+  (unless ``CAMPAIGN_ETL_BLOCKING_CHECKS=1``: then a failing check of severity critical blocks the run).
 * Each provider writes its own store, so the provider assets run in separate processes under Dagster's
   multiprocess executor (the default here) without DuckDB lock errors; two runs of one provider take turns.
 * Configuration is the CLI's: dlt's config and secrets (environment, ``.dlt/`` of the project folder), plus the
@@ -41,7 +41,7 @@ MODE_TAG = "campaign_etl/mode"
 START = "2020-01-06"      # the first partition: a Monday, so weekly windows start on partition boundaries
 PARTITIONS = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1)
 CHECKS = sorted(path.stem for path in (SQL_DIR / "60_quality").glob("*.sql"))
-# CAMPAIGN_ETL_BLOCKING_CHECKS=1 makes a failing check (severity fail) fail the analytics step and its run
+# CAMPAIGN_ETL_BLOCKING_CHECKS=1 makes a failing check (severity critical) fail the analytics step and its run
 BLOCKING_CHECKS = os.environ.get("CAMPAIGN_ETL_BLOCKING_CHECKS") == "1"
 # a transient failure is retried twice, from CAMPAIGN_ETL_RETRY_DELAY_SECONDS (default 30) with backoff
 RETRY = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("CAMPAIGN_ETL_RETRY_DELAY_SECONDS", "30")),
@@ -130,7 +130,7 @@ def analytics(context: AssetExecutionContext, campaign_etl: CampaignEtl) -> Iter
     for name in CHECKS:
         rows = by_check.get(name, [])
         bad = [c for c in rows if c.status != "pass"]
-        severity = dg.AssetCheckSeverity.ERROR if any(c.severity == "fail" for c in bad) else \
+        severity = dg.AssetCheckSeverity.ERROR if any(c.severity == "critical" for c in bad) else \
             dg.AssetCheckSeverity.WARN
         yield dg.AssetCheckResult(
             check_name=name, passed=not bad, severity=severity,

@@ -151,7 +151,7 @@ class Status:
     """What ``status`` reports, read from the published warehouse."""
 
     providers: list[dict[str, Any]]      # one per provider, raw values (datetimes, numbers)
-    checks: list[tuple[str, str, str, int]]   # (check, provider, status, failing rows) of checks not passing
+    checks: list[tuple[str, str, str, str, int]]   # (check, provider, status, severity, failing rows), not passing
     settled: dict[str, tuple[Any, ...]]  # provider -> (windows, campaigns, recheck_at) the last nightly skipped
     left: list[tuple[Any, ...]]          # windows not done, per provider and request
     messages: dict[str, str]             # provider -> the message of its last run
@@ -191,10 +191,11 @@ def read_status(warehouse: Path) -> Status:
               on l.provider = e.provider and l.run_id = e.run_id
             group by all order by e.provider, count(*) desc, 2""")
         quality = {r[0]: r[1] for r in rows("""
-            select provider, count(*) filter (where status in ('fail', 'error')) from analytics.data_quality
-            group by all""")}
-        checks = rows("""select check_name, provider, status, failing_rows from analytics.data_quality
-                          where status <> 'pass' order by status, check_name, provider""")
+            select provider, count(*) filter (where status = 'error' or status = 'fail' and severity = 'critical')
+            from analytics.data_quality group by all""")}
+        checks = rows("""select check_name, provider, status, severity, failing_rows
+                          from analytics.data_quality where status <> 'pass'
+                          order by status, severity, check_name, provider""")
         pending = {r[0]: r[1] for r in rows("""
             select provider, count(*) from etl.window_ledger
             where account_id = '*' and status <> 'done' group by all""")}
@@ -219,7 +220,7 @@ def read_status(warehouse: Path) -> Status:
             "freshness_hours": round((now - ok_at).total_seconds() / 3600, 2) if ok_at else None,
             "open_errors": errors.get(name, 0), "pending_windows": pending.get(name, 0),
             "settled_skipped": settled.get(name, (0,))[0], "dq_failing": quality.get(name, 0),
-            "failing_checks": sorted({c for c, p, st, _ in checks if p == name and st in ("fail", "error")}),
+            "failing_checks": sorted({c for c, p, st, _, _ in checks if p == name and st in ("fail", "error")}),
         })
     return Status(providers=providers, checks=[tuple(r) for r in checks], settled=settled, left=left,
                   messages={p["provider"]: p["message"] for p in providers if p["message"]},
@@ -269,11 +270,11 @@ def status(warehouse: Path, wide: bool = False) -> str:
 def _attention(data: Status, names: list[str]) -> list[str]:
     """What needs attention, under the table: each item in lines of at most ``WIDTH``."""
     lines: list[str] = []
-    failing = [r for r in data.checks if r[2] in ("fail", "error", "warn")]
+    failing = list(data.checks)
     if failing:
         lines.append("data quality (analytics.data_quality):")
-        for check, provider, state, count in failing:
-            lines += _wrapped(f"{state.upper()} {check} [{provider}]: {count} row(s)", indent="  ")
+        for check, provider, state, severity, count in failing:
+            lines += _wrapped(f"{state.upper()} {check} [{provider}] ({severity}): {count} row(s)", indent="  ")
     if data.errors:
         lines.append("open extraction errors of the last run (analytics.extraction_errors):")
         for provider, code, count, reason in data.errors:

@@ -41,7 +41,14 @@ _KIND_ORDER = {"macro": 0, "staging": 1, "intermediate": 2, "batch_table": 3}
 
 _HEADER_RE = re.compile(r"^--\s*materialize:\s*(\w+)")
 _INPUTS_RE = re.compile(r"^--\s*inputs:\s*(.+)$", re.MULTILINE)
-_SEVERITY_RE = re.compile(r"^--\s*severity:\s*(fail|warn)", re.MULTILINE)
+_SEVERITY_RE = re.compile(r"^--\s*severity:\s*(\w+)", re.MULTILINE)
+_APPLIES_TO_RE = re.compile(r"^--\s*applies_to:\s*(.+)$", re.MULTILINE)
+_HEADER_LINE_RE = re.compile(r"^--\s*(materialize|severity|applies_to):")
+#: a check's severity says what its failure would mean (analytics.data_quality.severity)
+SEVERITIES = {
+    "critical": "figures are wrong, missing or stale: look before reporting them",
+    "warning": "figures are usable; something changed that needs a look (a new field, a new status)",
+}
 
 
 class TransformError(CampaignEtlError):
@@ -70,9 +77,34 @@ class SqlModel:
 
     @property
     def severity(self) -> str:
-        """A check's severity (``-- severity: fail`` or ``warn``; ``fail`` when not said)."""
+        """A check's severity, what a failure would mean: ``-- severity: critical`` or ``warning`` (``SEVERITIES``;
+        ``critical`` when not said)."""
         match = _SEVERITY_RE.search(self.sql)
-        return match.group(1) if match else "fail"
+        severity = match.group(1) if match else "critical"
+        if severity not in SEVERITIES:
+            raise TransformError(f"{self.label}: unknown severity '{severity}' "
+                                 f"(one of {', '.join(SEVERITIES)})")
+        return severity
+
+    @property
+    def applies_to(self) -> str | None:
+        """A check's ``-- applies_to: <select of provider names>``: the providers it is listed for (those with
+        facts or runs among them), or None when it applies to every provider."""
+        match = _APPLIES_TO_RE.search(self.sql)
+        return match.group(1).strip().rstrip(";") if match else None
+
+    @property
+    def description(self) -> str:
+        """What a check verifies: the comment lines after its headers, up to a ``grain:`` line or the SQL."""
+        words: list[str] = []
+        for line in self.sql.splitlines():
+            if _HEADER_LINE_RE.match(line):
+                continue
+            text = line.strip()
+            if not text.startswith("--") or text[2:].strip().startswith("grain:"):
+                break
+            words.append(text[2:].strip())
+        return " ".join(words) or self.name
 
 
 def load_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:

@@ -80,8 +80,15 @@ def test_quality_checks_report_but_never_block(sim: GreenArrowSim, run_cli, ware
     assert str(victim.campaign_id) in results[("ratios_within_0_1", "greenarrow")][2]
     assert results[("negative_counts", "greenarrow")][:2] == ("fail", 1)
     assert results[("unique_le_total", "greenarrow")][:2] == ("fail", 1)
-    for check in ("overlapping_periods", "delivered_le_sent", "freshness", "unmapped_metrics"):
+    for check in ("delivered_le_sent", "freshness", "unmapped_metrics", "unmapped_statuses"):
         assert results[(check, "greenarrow")][0] == "pass", check
+    # checks are listed for the providers they apply to: GreenArrow has lifetime totals only (no periods that
+    # could overlap) and no Experiture funnel
+    assert ("overlapping_periods", "greenarrow") not in results
+    assert ("experiture_funnel", "greenarrow") not in results
+    severities = dict(query(warehouse, "select check_name, any_value(severity) from analytics.data_quality "
+                                       "group by all"))
+    assert severities["ratios_within_0_1"] == "critical" and severities["unmapped_metrics"] == "warning"
     assert "FAIL ratios_within_0_1 [greenarrow]" in capsys.readouterr().out, "never silent"
     assert run_cli("status", "--warehouse", warehouse) == 0
     assert "FAIL ratios_within_0_1 [greenarrow]" in capsys.readouterr().out

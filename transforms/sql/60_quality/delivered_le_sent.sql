@@ -1,5 +1,6 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
+-- applies_to: select provider from staging.conformed_metrics where conformed_metric in ('sent', 'delivered') group by provider having count(distinct conformed_metric) = 2
 -- Within one campaign, breakdown and period, conformed delivered never exceeds conformed sent.
 with pairs as (
     select f.provider, f.account_id, f.campaign_id, f.breakdown_type, f.breakdown_value, f.period_start,

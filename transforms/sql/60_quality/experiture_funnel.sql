@@ -1,5 +1,6 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
+-- applies_to: select 'experiture'
 -- The Experiture pipeline only loses records: scheduled >= hydrated >= composed >= injected.
 with funnel as (
     select provider, campaign_id,

@@ -1,9 +1,10 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
 -- Each provider loads nightly: its last successful load is at most freshness_hours old (default 26: a day and
--- a grace period). A provider whose every run failed is stale too.
+-- a grace period); a successful load is one whose outcome is ok or partial. A provider whose every run failed
+-- (or was interrupted) is stale too.
 with last_ok as (
-    select provider, max(finished_at) filter (where outcome <> 'failed') as finished_at
+    select provider, max(finished_at) filter (where outcome in ('ok', 'partial')) as finished_at
     from analytics.load_runs
     group by all
 )

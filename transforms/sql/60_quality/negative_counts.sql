@@ -1,5 +1,6 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
+-- Counts are never negative, in the fact or as the provider sent them.
 -- grain: one row per negative count: published in the fact (a safety net: the intermediate models quarantine
 -- them, 00_macros/values.sql) or sent by the provider and quarantined with reason 'negative <unit>', so a
 -- provider sending negative counts is reported here even though none reaches the fact.

@@ -1,5 +1,6 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
+-- applies_to: select distinct provider from staging.fact_rows where period_start is not null
 -- For one (campaign, breakdown, metric) no two rows' periods may overlap: windows lie on one grid.
 select a.provider, a.campaign_id || ' ' || a.breakdown_type || '/' || a.breakdown_value || ' ' || a.metric
        || ' ' || cast(a.period_start as varchar) || ' overlaps ' || cast(b.period_start as varchar) as detail

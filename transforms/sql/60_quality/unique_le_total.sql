@@ -1,5 +1,6 @@
 -- materialize: check
--- severity: fail
+-- severity: critical
+-- applies_to: select provider from staging.conformed_metrics where conformed_metric in ('opens_unique', 'opens_total', 'clicks_unique', 'clicks_total') group by provider having count(distinct conformed_metric) filter (where conformed_metric like 'opens%') = 2 or count(distinct conformed_metric) filter (where conformed_metric like 'clicks%') = 2
 -- Unique opens and clicks never exceed their totals (same campaign, breakdown and period).
 with pairs as (
     select f.provider, f.campaign_id, f.breakdown_type, f.breakdown_value, f.period_start,

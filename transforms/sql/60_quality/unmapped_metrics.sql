@@ -1,5 +1,5 @@
 -- materialize: check
--- severity: warn
+-- severity: warning
 -- Every metric in the fact is in the metric dictionary (mapped to a conformed name, or listed as provider-only).
 -- A provider adding a field shows up here before anyone wonders where it went.
 select distinct f.provider, f.metric || ' is not in transforms/seeds/conformed_metrics' as detail
