@@ -1,4 +1,4 @@
-"""``campaign-etl``: run, backfill, transform, status, check, demo.
+"""``campaign-etl``: run, backfill, transform, status, report, check, demo.
 
 Exit codes: 0 all done; 1 the run failed (nothing half-published); 2 bad command line or configuration, found
 before any request; 3 loaded, but some entities were skipped and are listed in analytics.extraction_errors.
@@ -68,6 +68,7 @@ examples:
   {PROG} backfill --start 2026-01-01 --end 2026-03-31 --provider greenarrow --dry-run
   {PROG} backfill --start 2026-01-01 --end 2026-03-31 --provider greenarrow
   {PROG} status --json
+  {PROG} report --output /srv/www/campaign_report.html
 """
 
 
@@ -133,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one JSON object per provider and line (for monitors and alerting rules)")
     status.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
     warehouse_arg(status)
+    html = sub.add_parser("report", help="write the warehouse as one self-contained HTML page (runs, quality, "
+                                         "errors, weekly charts, top campaigns, accumulation, freshness)")
+    html.add_argument("--output", metavar="PATH",
+                      help="the HTML file to write (default: campaign_report.html beside the warehouse)")
+    warehouse_arg(html)
     check = sub.add_parser("check", help="check every enabled provider's configuration and credentials with one "
                                          "cheap request each; load nothing")
     check.add_argument("--provider", action="append", metavar="P", help="only this provider (repeatable)")
@@ -227,7 +233,7 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
         from pipelines.check import run_check
 
         return run_check(args.provider, progress)
-    warehouse = warehouse_path(args.warehouse, for_writing=args.command != "status")
+    warehouse = warehouse_path(args.warehouse, for_writing=args.command not in ("status", "report"))
     if args.command in ("run", "backfill") and args.dry_run:
         return _dry_run(args, warehouse)
     if args.command == "run":
@@ -246,6 +252,11 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
         return 0
     if args.command == "status":
         print(report.status_json(warehouse) if args.json else report.status(warehouse, wide=args.wide))
+        return 0
+    if args.command == "report":
+        from pipelines.html_report import write_report
+
+        print(write_report(warehouse, Path(args.output) if args.output else None))
         return 0
     if args.command == "demo":
         from pipelines.demo import run_demo
