@@ -201,28 +201,35 @@ def _read(con: duckdb.DuckDBPyConnection) -> ReportData:
 
 
 def _accumulation(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """The observed days of the most recently started campaigns with figures on at least two days; when no
-    campaign has two yet, of the most recent ones with one."""
-    any_figure = " or ".join(f"{m} is not null" for m in ACCUMULATION_MEASURES)
+    """Per measure (opens and clicks, unique and total): the observed days of the most recently started campaigns
+    with that figure on at least two days; when no campaign has it on two days yet, of the most recent ones with
+    it on one. One row per (measure, campaign, observed day)."""
+    unpivoted = " union all ".join(
+        f"select '{m}' as measure, provider, account_id, campaign_id, campaign_name, started_at, observed_date, "
+        f"days_after_send, {m} as value from analytics.campaign_accumulation where {m} is not null"
+        for m in ACCUMULATION_MEASURES)
     return _rows(con, f"""
-        with observed as (
-            select provider, account_id, campaign_id, any_value(campaign_name) as campaign_name,
-                   max(started_at) as started_at, count(distinct observed_date) as days
-            from analytics.campaign_accumulation where {any_figure}
-            group by provider, account_id, campaign_id
+        with figures as ({unpivoted}),
+        observed as (
+            select measure, provider, account_id, campaign_id, max(started_at) as started_at,
+                   count(distinct observed_date) as days
+            from figures group by measure, provider, account_id, campaign_id
+        ),
+        ranked as (
+            select *, row_number() over (partition by measure order by days >= 2 desc, started_at desc nulls last,
+                                                                       provider, campaign_id) as rank,
+                      max(days) over (partition by measure) as most_days
+            from observed
         ),
         chosen as (
-            select * from observed
-            where days >= 2 or not exists (select 1 from observed where days >= 2)
-            order by started_at desc nulls last, provider, campaign_id
-            limit {ACCUMULATION_CAMPAIGNS}
+            select * from ranked
+            where rank <= {ACCUMULATION_CAMPAIGNS} and (days >= 2 or most_days < 2)
         )
-        select c.provider, c.account_id, c.campaign_id, c.campaign_name, c.started_at, c.days,
-               a.observed_date, a.days_after_send, {", ".join(f"a.{m}" for m in ACCUMULATION_MEASURES)}
+        select f.measure, f.provider, f.account_id, f.campaign_id, f.campaign_name, c.started_at, c.days,
+               f.observed_date, f.days_after_send, f.value
         from chosen as c
-        join analytics.campaign_accumulation as a using (provider, account_id, campaign_id)
-        where {" or ".join(f"a.{m} is not null" for m in ACCUMULATION_MEASURES)}
-        order by c.started_at desc nulls last, c.provider, c.campaign_id, a.days_after_send""")
+        join figures as f using (measure, provider, account_id, campaign_id)
+        order by f.measure, c.started_at desc nulls last, f.provider, f.campaign_id, f.days_after_send""")
 
 
 def _ordered(providers: Iterable[str]) -> list[str]:
@@ -289,7 +296,7 @@ def _formatter(column: str) -> Callable[[Any], str]:
 
 _COUNTS = {"campaigns", "sent", "delivered", "opens_unique", "opens_total", "clicks_unique", "clicks_total",
            "conversions", "requests", "fact_rows_changed", "fact_rows", "failing_rows", "open_errors", "errors",
-           "checks", "passed", "not_passed", "days"}
+           "checks", "passed", "not_passed", "days", "observed_days"}
 
 
 # ---------------------------------------------------------------------------------------------------- tables
@@ -472,7 +479,7 @@ def quality_section(data: ReportData) -> str:
     if not data.quality_counts:
         return section("quality", "Data quality", intro, no_data("No data: no check has run yet."))
     body = table(columns("provider", "checks", "passed", "not_passed"), data.quality_counts,
-                 row_attrs=lambda r: {"data-provider": r["provider"]})
+                 row_attrs=lambda r: {"data-provider": r["provider"]}, css="quality-counts")
     if data.quality_failing:
         body += "<h3>Checks not passing</h3>" + table(
             columns("check_name", "provider", "severity", "status", "failing_rows", "detail"), data.quality_failing,
@@ -554,53 +561,52 @@ def top_campaigns_section(data: ReportData) -> str:
 
 def accumulation_section(data: ReportData) -> str:
     intro = ("Opens and clicks of the most recently started campaigns as known at the end of each observed day, "
-             "by day after send (analytics.campaign_accumulation).")
+             "by day after send (analytics.campaign_accumulation; campaigns observed on at least two days first).")
     if not data.accumulation:
         return section("accumulation", "Accumulation after send", intro,
                        no_data("No data: no campaign has observed opens or clicks yet."))
-    keys: list[tuple[str, str, str]] = []
-    for r in data.accumulation:
-        key = (r["provider"], r["account_id"], r["campaign_id"])
-        if key not in keys:
-            keys.append(key)
-    first = {key: next(r for r in data.accumulation if (r["provider"], r["account_id"], r["campaign_id"]) == key)
-             for key in keys}
-    names = {key: f"{row['campaign_name'] or key[2]} ({key[0]})" for key, row in first.items()}
-    colors = _colors([names[k] for k in keys])
+    keys: list[tuple[str, str, str]] = list(dict.fromkeys(_campaign_key(r) for r in data.accumulation))
+    names = {_campaign_key(r): f"{r['campaign_name'] or r['campaign_id']} ({r['provider']})"
+             for r in data.accumulation}
+    colors = _colors([names[k] for k in keys])   # a campaign keeps its colour in every chart
     days = sorted({int(r["days_after_send"]) for r in data.accumulation})
     x_ticks = [(float(d), str(d)) for d in range(min(days), max(days) + 1)]
-    charts = []
+    charts, single = [], []
     for measure in ACCUMULATION_MEASURES:
-        series = []
-        for key in keys:
-            points = [(float(r["days_after_send"]), float(r[measure]),
-                       f"{names[key]}, day {r['days_after_send']} ({fmt_value(r['observed_date'])}): "
-                       f"{fmt_int(r[measure])} {measure.replace('_', ' ')}")
-                      for r in data.accumulation
-                      if (r["provider"], r["account_id"], r["campaign_id"]) == key and r[measure] is not None]
-            if points:
-                series.append(Series(names[key], colors[names[key]], points))
-        if series:
-            label = measure.replace("_", " ")
-            charts.append(line_chart(f"{label} by day after send", series, x_ticks, x_label="days after send",
-                                     y_label=label, chart_id=f"accumulation-{measure}"))
-    note = ""
-    if all(first[k]["days"] < 2 for k in keys):
-        note = no_data("Only one observed day so far: each campaign shows a single point; the curves grow with "
-                       "each day's run.")
-    latest = []
-    for key in keys:
-        rows = [r for r in data.accumulation if (r["provider"], r["account_id"], r["campaign_id"]) == key]
-        last = rows[-1]
-        latest.append({"provider": key[0], "account_id": key[1], "campaign_id": key[2],
-                       "campaign_name": first[key]["campaign_name"], "started_at": first[key]["started_at"],
-                       "days": len({r["observed_date"] for r in rows}), "days_after_send": last["days_after_send"],
-                       **{m: last[m] for m in ACCUMULATION_MEASURES}})
-    numbers = table(columns("provider", "campaign_id", "campaign_name", "started_at", "days", "days_after_send",
-                            *ACCUMULATION_MEASURES), latest, row_attrs=_campaign_attrs)
+        rows = [r for r in data.accumulation if r["measure"] == measure]
+        if not rows:
+            continue
+        label = measure.replace("_", " ")
+        series = [Series(names[key], colors[names[key]],
+                         [(float(r["days_after_send"]), float(r["value"]),
+                           f"{names[key]}, day {r['days_after_send']} ({fmt_value(r['observed_date'])}): "
+                           f"{fmt_int(r['value'])} {label}") for r in rows if _campaign_key(r) == key])
+                  for key in dict.fromkeys(_campaign_key(r) for r in rows)]
+        if all(r["days"] < 2 for r in rows):
+            single.append(label)
+        charts.append(line_chart(f"{label} by day after send", series, x_ticks, x_label="days after send",
+                                 y_label=label, chart_id=f"accumulation-{measure}"))
+    note = no_data(f"Only one observed day so far ({', '.join(single)}): each campaign shows a single point; the "
+                   f"curves grow with each day's run.") if single else ""
+    latest: dict[tuple[str, str, str], Row] = {}
+    for r in data.accumulation:   # rows run by day within a campaign: the last one of each measure wins
+        row = latest.setdefault(_campaign_key(r), {
+            "provider": r["provider"], "account_id": r["account_id"], "campaign_id": r["campaign_id"],
+            "campaign_name": r["campaign_name"], "started_at": r["started_at"], "observed_days": 0,
+            **dict.fromkeys(ACCUMULATION_MEASURES)})
+        row["observed_days"] = max(row["observed_days"], r["days"])
+        row[r["measure"]] = r["value"]
+    ordered = sorted(latest.values(), key=lambda r: (r["started_at"] is not None, r["started_at"] or 0),
+                     reverse=True)
+    numbers = table(columns("provider", "campaign_id", "campaign_name", "started_at", "observed_days",
+                            *ACCUMULATION_MEASURES), ordered, row_attrs=_campaign_attrs)
     return section("accumulation", "Accumulation after send", intro,
                    f'{note}<div class="charts">{"".join(charts)}</div><h3>Latest figures of these campaigns</h3>'
                    f"{numbers}")
+
+
+def _campaign_key(row: Row) -> tuple[str, str, str]:
+    return (row["provider"], row["account_id"], row["campaign_id"])
 
 
 def freshness_section(data: ReportData) -> str:
