@@ -1,4 +1,11 @@
-"""``campaign-etl demo``: the whole job with no credentials, against the built-in simulators on loopback."""
+"""``campaign-etl demo``: the whole job with no credentials, against the built-in simulators on loopback.
+
+The demo loads night after night: ``DEMO_NIGHTS`` nightly loads over simulated days before the last (the first,
+``DEMO_NIGHTS`` days back, a first run from the start date), each with the loader's clock (``core.clock``) and the
+simulators (``SimApp.advance_to``) moved to that day, then the last at the real now. So
+``analytics.fact_campaign_metrics_history`` holds one observed day per load and shows the counts of recent sends
+growing from day to day, while the warehouse ends with exactly what a single load at the real now finds.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,20 @@ from typing import Any
 
 import pendulum
 
+from core import clock
 from pipelines import report
-from pipelines.runner import Progress, load
+from pipelines.runner import Progress, RunResult, freshness_hours, load
 from simulators import registry as sim_registry
-from simulators.base import SimApp, SimServer
+from simulators.base import RollingLimit, SimApp, SimServer
 from sources import registry as source_registry
 
 DEMO_HISTORY_DAYS = 120
+# nightly loads over simulated days before the last one (at the real now): one observed day each in the history
+DEMO_NIGHTS = 4
+# The rate-limit period of a simulator with a limit (Insider: 30 requests per minute) while the demo loads its
+# nights: the loads send about 10 requests each within a few seconds, so at the real minute the later nights
+# would wait most of a minute; the loader is told the same period, and the figures do not depend on it.
+DEMO_LIMIT_PERIOD_SECONDS = 10.0
 
 
 @contextlib.contextmanager
@@ -60,15 +74,79 @@ def demo_simulators(now: pendulum.DateTime, progress: Progress | None = None) ->
             server.stop()
 
 
+def demo_nights(now: pendulum.DateTime, nights: int = DEMO_NIGHTS) -> list[pendulum.DateTime]:
+    """The moments the demo loads as of, oldest first: one a day for ``nights`` days back, then ``now`` itself."""
+    return [now.subtract(days=n) for n in range(nights, 0, -1)] + [now]
+
+
+# exit codes from the worst down (pipelines.runner.RunResult.exit_code): a failed provider, skipped entities, ok
+_WORST_FIRST = (1, 3, 0)
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """The exit code of the demo's loads taken together: the worst of them (1 before 3 before 0)."""
+    return min(codes, key=lambda code: _WORST_FIRST.index(code) if code in _WORST_FIRST else -1)
+
+
+def _shorter_limits(apps: dict[str, SimApp]) -> dict[str, str]:
+    """Shorten the rate-limit period of the simulators that have a longer one to ``DEMO_LIMIT_PERIOD_SECONDS``;
+    returns the environment that tells the loader the same."""
+    env: dict[str, str] = {}
+    for name, app in apps.items():
+        limit = getattr(app, "limit", None)
+        if isinstance(limit, RollingLimit) and limit.period > DEMO_LIMIT_PERIOD_SECONDS:
+            limit.period = DEMO_LIMIT_PERIOD_SECONDS
+            env[f"SOURCES__{name.upper()}__RATE_LIMIT_PERIOD_SECONDS"] = f"{DEMO_LIMIT_PERIOD_SECONDS:g}"
+    return env
+
+
+def load_nights(apps: dict[str, SimApp], *, warehouse: Path, now: pendulum.DateTime,
+                progress: Progress) -> list[tuple[pendulum.DateTime, RunResult]]:
+    """One nightly load of ``apps`` (the demo's simulators, anchored at ``now``) per moment of
+    ``demo_nights(now)``, oldest first, into ``warehouse``: the simulators and the loader's clock moved to each
+    moment (the last load at the real now, unshifted). Returns each moment with its run."""
+    nights = demo_nights(now)
+    runs: list[tuple[pendulum.DateTime, RunResult]] = []
+    with _patched_env(_shorter_limits(apps)):
+        for number, moment in enumerate(nights, 1):
+            last = moment == now
+            day = moment.to_date_string()
+            progress(f"demo: nightly load {number} of {len(nights)}, " + (
+                f"as of {day} (the real now)" if last else f"as of {day} (simulated, {now.diff(moment).in_days()} "
+                                                           f"day(s) back)"))
+            for app in apps.values():
+                app.advance_to(moment)
+            shifted = contextlib.ExitStack()
+            if not last:
+                # the loader's clock reads the simulated day; the freshness check compares the last load with the
+                # real now (DuckDB's), so its grace covers the days shifted back
+                shifted.enter_context(clock.shifted_to(moment))
+                hours = freshness_hours() + (now - moment).total_seconds() / 3600
+                shifted.enter_context(_patched_env({"FRESHNESS_HOURS": f"{hours:g}"}))
+            with shifted:
+                # the simulators' numbers stay in the demo's DuckDB file, never in a configured shared warehouse
+                runs.append((moment, load(warehouse=warehouse, mode="nightly", providers=list(apps),
+                                          progress=progress, shared_target=False)))
+    return runs
+
+
 def run_demo(*, warehouse: Path, progress: Progress) -> int:
-    with demo_simulators(pendulum.now("UTC"), progress) as apps:
-        # the simulators' numbers stay in the demo's DuckDB file, never in a configured shared warehouse
-        result = load(warehouse=warehouse, mode="nightly", providers=list(apps), progress=progress,
-                      shared_target=False)
-    print(report.run_summary(result))
+    """Load the simulators night after night (``load_nights``), print the last load's run summary, the nights
+    that built the history and what landed. Exits with the worst exit code of the loads (1 before 3 before 0): a
+    provider failing or skipping entities on any night shows in the demo's exit code, even when the last night
+    caught up."""
+    now = clock.now()
+    with demo_simulators(now, progress) as apps:
+        runs = load_nights(apps, warehouse=warehouse, now=now, progress=progress)
+    print(report.run_summary(runs[-1][1]))
+    print()
+    earlier = [f"{moment.to_date_string()} exited {run.exit_code}" for moment, run in runs[:-1] if run.exit_code]
+    print(f"history: {len(runs)} nightly loads, one per day {runs[0][0].to_date_string()}.."
+          f"{runs[-1][0].to_date_string()} (the last at the real now), in analytics.fact_campaign_metrics_history"
+          + (f"; {', '.join(earlier)}" if earlier else ""))
     print()
     print(summary(warehouse))
-    return result.exit_code
+    return worst_exit_code([run.exit_code for _, run in runs])
 
 
 # the conformed counts the demo sums over each provider's campaigns (analytics.campaign_performance): unique and

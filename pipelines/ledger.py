@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import duckdb
 import pendulum
 
+from core import clock
 from sources.common.raw import ExtractReport
 from sources.common.windows import Window, utc
 
@@ -44,7 +45,7 @@ def get_cursor(con: duckdb.DuckDBPyConnection, provider: str) -> pendulum.DateTi
 
 def set_cursor(con: duckdb.DuckDBPyConnection, provider: str, cursor: dt.datetime, run_id: str) -> None:
     con.execute("insert or replace into etl.cursors values (?, ?, ?, ?)",
-                [provider, _naive(cursor), _naive(pendulum.now("UTC")), run_id])
+                [provider, _naive(cursor), _naive(clock.now()), run_id])
 
 
 def unfinished(con: duckdb.DuckDBPyConnection, provider: str, now: pendulum.DateTime,
@@ -80,7 +81,7 @@ def plan(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window
     Cells of another grid that a planned window overlaps are dropped: the planner widened the range so that the
     new cells cover them, and their pulls are replaced (see the transforms' superseded scopes).
     """
-    now = _naive(pendulum.now("UTC"))
+    now = _naive(clock.now())
     for w in windows:
         con.execute("""delete from etl.window_ledger where provider = ? and window_start < ? and grid_end > ?
                        and not (window_start = ? and grid_end = ?)""",
@@ -102,7 +103,7 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
     A window is done only when the source reported it and every account and endpoint of it succeeded, and the
     chunk's load was committed (``load_failed`` is None); a window the source said nothing about was not pulled.
     """
-    now = _naive(pendulum.now("UTC"))
+    now = _naive(clock.now())
     by_window: dict[dt.datetime, list] = {}
     for outcome in report.windows:
         by_window.setdefault(_naive(outcome.window.start), []).append(outcome)
@@ -170,7 +171,7 @@ def note_settled(con: duckdb.DuckDBPyConnection, provider: str, skipped: list[Wi
                           [recheck_days, provider, *(_naive(w.start) for w in skipped)]).fetchone()
         due = row[0] if row else None
     con.execute("insert or replace into etl.settled values (?, ?, ?, ?, ?)",
-                [provider, len(skipped), campaigns, due, _naive(pendulum.now("UTC"))])
+                [provider, len(skipped), campaigns, due, _naive(clock.now())])
 
 
 def _digests(con: duckdb.DuckDBPyConnection, provider: str, windows: list[Window],

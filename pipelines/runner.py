@@ -29,7 +29,7 @@ import pyarrow as pa
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from core import interrupt
+from core import clock, interrupt
 from core.errors import (
     CampaignEtlError,
     ConfigError,
@@ -65,7 +65,7 @@ class ProviderOutcome:
     mode: Mode
     range_start: dt.datetime | None = None
     range_end: dt.datetime | None = None
-    started_at: pendulum.DateTime = field(default_factory=lambda: pendulum.now("UTC"))
+    started_at: pendulum.DateTime = field(default_factory=clock.now)
     finished_at: pendulum.DateTime | None = None
     outcome: str = "ok"             # ok, partial (entities skipped or windows failed), failed
     message: str | None = None
@@ -136,7 +136,7 @@ def load(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     interrupted run is kept in the work file, nothing is transformed or published, and the next run resumes.
     """
     progress = progress or Progress()
-    now = now or pendulum.now("UTC")
+    now = now or clock.now()
     chosen = configured(providers, now)
     side_by_side = providers_in_parallel()
     target = postgres.configured_target() if shared_target else None
@@ -174,7 +174,7 @@ def land(*, warehouse: Path, mode: Mode, providers: list[str] | None = None, sta
     orchestrator step per provider (``orchestration/``), the transform and publish being a step of their own
     (``transform_only(full=False)``). Nothing is published; the next transform picks the loads up."""
     progress = progress or Progress()
-    now = now or pendulum.now("UTC")
+    now = now or clock.now()
     chosen = configured(providers, now)
     run_id = f"{now.format('YYYYMMDDTHHmmss')}-{uuid.uuid4().hex[:8]}"
     area = WorkArea(warehouse)
@@ -250,12 +250,12 @@ def _load_provider(area: WorkArea, spec: ProviderSpec, settings: ProviderSetting
     progress: Progress = run["progress"]
     try:
         with store.loading(progress):
-            outcome.started_at = pendulum.now("UTC")
+            outcome.started_at = clock.now()
             store.prepare(progress)
             _run_provider(area, store, spec, settings, outcome, **run)
     except (StoreError, WorkFileError, WarehouseBusy) as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
-        outcome.finished_at = pendulum.now("UTC")
+        outcome.finished_at = clock.now()
         progress(with_provider(spec.name, str(exc)))
 
 
@@ -289,7 +289,7 @@ def _log_stopped(area: WorkArea, run_id: str, outcomes: list[ProviderOutcome], m
             for o in outcomes:
                 if o.provider not in logged:
                     o.outcome, o.message = "interrupted", message
-                    o.finished_at = o.finished_at or pendulum.now("UTC")
+                    o.finished_at = o.finished_at or clock.now()
                     _log_run(con, run_id, o)
     except CampaignEtlError:
         pass
@@ -382,7 +382,7 @@ def _checks(con: Any, run_id: str | None, progress: Progress) -> list[CheckResul
 
 
 def _log_run(con: Any, run_id: str, o: ProviderOutcome) -> None:
-    finished = o.finished_at or pendulum.now("UTC")
+    finished = o.finished_at or clock.now()
     row = {
         "run_id": run_id, "provider": o.provider, "mode": o.mode,
         "range_start": utc(o.range_start).naive() if o.range_start else None,
@@ -483,7 +483,7 @@ def plan_only(*, warehouse: Path, mode: Mode, providers: list[str] | None = None
               recheck: bool = False) -> list[PlannedProvider]:
     """The windows each provider would pull and the estimated requests and time, with no request sent and
     nothing written: the plan is made on a scratch copy of each store's ledger."""
-    now = now or pendulum.now("UTC")
+    now = now or clock.now()
     area = WorkArea(warehouse)
     past = estimate.history(warehouse)
     planned = []
@@ -565,7 +565,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
                                outcome=outcome, recheck=recheck)
     except CampaignEtlError as exc:
         outcome.outcome, outcome.message = "failed", str(exc)
-        outcome.finished_at = pendulum.now("UTC")
+        outcome.finished_at = clock.now()
         progress(with_provider(name, str(exc)))
         return
     refresh, settled_ids = _campaign_ids(area, store, spec, settings, settle=mode == "nightly" and not recheck,
@@ -649,7 +649,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
             if http.limiter is not None:
                 store.note_sent(http.limiter.recent())
             http.close()
-        outcome.finished_at = pendulum.now("UTC")
+        outcome.finished_at = clock.now()
 
 
 @dataclass(frozen=True)

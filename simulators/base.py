@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import email.utils
 import json
 import random
@@ -95,8 +96,40 @@ class RollingLimit:
             return False, self.period - (now - hits[0])
 
 
+# How long after a send the counts that keep arriving (opens, clicks, late deliveries, opt-outs) take to reach the
+# values a simulator gives at its anchor, when it answers as of an earlier moment (``SimApp.advance_to``). At most
+# the loader's ``settle_days`` (7) less a day: whatever a nightly leaves out as settled was, on both pulls, at its
+# anchor values already, so a history of loads ends with exactly what one load at the anchor finds.
+MATURE_DAYS = 6.0
+
+
+def engagement_share(age_days: float, anchor_age_days: float) -> float:
+    """The share of its anchor value a still-growing count has reached when its send is ``age_days`` old, the send
+    being ``anchor_age_days`` old at the anchor: 1.0 at the anchor and from ``MATURE_DAYS`` on, rising along a
+    concave curve before (a send answered on its own day shows 30 % of what it shows once mature)."""
+    if age_days >= anchor_age_days or age_days >= MATURE_DAYS:
+        return 1.0
+
+    def curve(age: float) -> float:
+        return 1.0 - 0.7 * (1.0 - min(max(age, 0.0), MATURE_DAYS) / MATURE_DAYS) ** 2
+
+    return curve(age_days) / curve(anchor_age_days)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as an aware UTC datetime to the second (naive means UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).replace(microsecond=0)
+
+
 class SimApp:
-    """Base of every simulator: routes, auth, faults, request log."""
+    """Base of every simulator: routes, auth, faults, request log.
+
+    A simulator's dataset is anchored at a moment (``now`` when it is built) and it answers as of that moment.
+    ``advance_to(moment)`` makes it answer as of an earlier moment instead (campaigns not sent by then are not
+    there yet or scheduled, counts are those of that moment) and, called with the anchor, as of the anchor again:
+    the demo loads a history night after night with it. A simulator never advanced answers exactly as before.
+    """
 
     name = "sim"
 
@@ -131,6 +164,11 @@ class SimApp:
     def loader_env(self, url: str) -> dict[str, str]:
         """The environment that points the loader at this simulator served at ``url`` (base URL, credentials)."""
         raise NotImplementedError
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor (see the class docstring); simulators with a dated dataset
+        override it."""
+        raise NotImplementedError(f"the {self.name} simulator cannot answer as of another moment")
 
     def authorize(self, request: Request) -> Response | None:
         """Return an error response when the request's credentials are wrong; None when they are fine."""

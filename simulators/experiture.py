@@ -18,7 +18,10 @@ accepts (INFERRED: "missing/invalid/expired token").
 
 The dataset is generated from a seed and a ``now`` anchor. Campaigns can be created or deleted at any time,
 including in the middle of a listing (``after_list_request``), to exercise offset drift. ``grow()`` makes
-running campaigns progress. ``truth_fact_rows()`` and ``truth_dim()`` give what the warehouse must end up with.
+running campaigns progress; ``advance_to(moment)`` answers as of an earlier moment (campaigns created later are
+not there yet, one not sent by then is scheduled, executions started later have not run and one still running
+then has processed its share of the audience). ``truth_fact_rows()`` and ``truth_dim()`` give what the warehouse
+must end up with.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from simulators.base import Faults, Request, Response, SimApp
+from simulators.base import Faults, Request, Response, SimApp, as_utc
 
 API = "/public/v1"
 DEFAULT_TOKEN = "sim-experiture-token-3f0c9a71"
@@ -135,6 +138,8 @@ class ExperitureSim(SimApp):
                  token_path: str = TOKEN_PATH, token_lifetime: int = 3600) -> None:
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        self.anchor = self.now           # the dataset's anchor; ``now`` is the moment answered as of
+        self._anchor_campaigns: dict[str, Campaign] | None = None
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -238,6 +243,45 @@ class ExperitureSim(SimApp):
         return c
 
     # -- controls ---------------------------------------------------------------------------------------------
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor: campaigns created after it are not there yet, one whose
+        send is after it is ``scheduled``, executions started after it have not run, and one that completes after
+        it is ``running``, its audience processed in proportion to the time it has run; ``moment`` = the anchor
+        gives back the dataset as built. The controls act on the campaigns of the moment answered as of."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = self.campaigns
+            self.now = moment
+            if moment == self.anchor:
+                self.campaigns = self._anchor_campaigns
+                return
+            self.campaigns = {cid: view for cid, c in self._anchor_campaigns.items()
+                              if (view := self._as_of(c, moment)) is not None}
+
+    @staticmethod
+    def _as_of(c: Campaign, moment: dt.datetime) -> Campaign | None:
+        """The campaign as it was at ``moment`` (None: not created yet)."""
+        if c.created_at > moment:
+            return None
+        updated = min(c.updated_at, moment)
+        if c.send_at is None or c.campaign_type != "broadcast":
+            return replace(c, updated_at=updated)
+        if c.send_at > moment:
+            return replace(c, updated_at=updated, state="scheduled", executions=[])
+        executions = []
+        for e in c.executions:
+            if e.started_at > moment:
+                break
+            if e.completed_at is not None and e.completed_at > moment:
+                ran = (moment - e.started_at) / (e.completed_at - e.started_at)
+                e = replace(e, completed_at=None, status="running", progress=max(0.01, e.progress * ran))
+            executions.append(e)
+        state = executions[-1].status if executions else "pending_or_overdue"
+        return replace(c, updated_at=updated, state=state, executions=executions)
 
     def grow(self, steps: int = 1) -> None:
         """Running executions progress (their counts rise)."""

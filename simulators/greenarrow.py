@@ -4,8 +4,9 @@ Faithful to the project's contract notes (``docs/providers/greenarrow.md``): the
 envelope, HTTP Basic auth with ``<org_id>:<key>`` (sent encoded, or already-encoded keys), ``started_at__start``
 and ``started_at__end`` as UNIX seconds or ISO-8601 (inclusive, only sending/finished/cancelled/failed
 campaigns), link_stats paged from page 0 with ``per_page`` at most 500. The dataset is generated from a seed and
-an anchor time; ``grow()`` makes counts rise as they do for days after a send; ``truth_*`` give the figures
-the warehouse must end up with.
+an anchor time; ``grow()`` makes counts rise as they do for days after a send; ``advance_to(moment)`` answers as
+of an earlier moment (campaigns started later are not there yet, counts are those of that moment, see
+``simulators.base.engagement_share``); ``truth_*`` give the figures the warehouse must end up with.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import base64
 import datetime as dt
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simulators.base import Faults, Request, Response, SimApp
+from simulators.base import Faults, Request, Response, SimApp, as_utc, engagement_share
 
 API = "/ga/api/v2"
 DEFAULT_CREDENTIALS = "1:sim-greenarrow-key-5e96465c"
@@ -100,6 +101,8 @@ class GreenArrowSim(SimApp):
         """
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        self.anchor = self.now           # the dataset's anchor; ``now`` is the moment answered as of
+        self._anchor_campaigns: dict[int, Campaign] | None = None
         self.credentials = credentials
         self.generation = 0
         self.lists = {i: f"Sim list {i}" for i in range(1, lists + 1)}
@@ -150,6 +153,31 @@ class GreenArrowSim(SimApp):
     def loader_env(self, url: str) -> dict[str, str]:
         """Base URL and credentials that point the loader at this simulator served at ``url``."""
         return {"SOURCES__GREENARROW__BASE_URL": url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS}
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor: campaigns started after it are not there yet (idle ones
+        are), one finishing after it is still ``sending``, and every count is the share of its anchor value
+        reached by then; ``moment`` = the anchor gives back the dataset as built. The controls
+        (``delete_campaign``) act on the campaigns of the moment answered as of."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = self.campaigns
+            self.now = moment
+            if moment == self.anchor:
+                self.campaigns = self._anchor_campaigns
+                return
+            shown: dict[int, Campaign] = {}
+            for cid, c in self._anchor_campaigns.items():
+                if c.started_at is not None and c.started_at > moment:
+                    continue
+                if c.finished_at is not None and c.finished_at > moment:
+                    c = replace(c, state="sending", finished_at=None)
+                shown[cid] = c
+            self.campaigns = shown
+
     def grow(self, steps: int = 1) -> None:
         """Counts rise as they do after a send (opens, clicks, bounces, unsubscribes keep arriving)."""
         with self._lock:
@@ -181,8 +209,12 @@ class GreenArrowSim(SimApp):
         """How far along its engagement curve a campaign is (0..1), given the generation."""
         if c.started_at is None:
             return 0.0
-        age = (self.now - c.started_at).total_seconds() / 86400 + 3.0 * self.generation
-        return 1.0 - math.exp(-age / 4.0)
+        age = (self.anchor - c.started_at).total_seconds() / 86400 + 3.0 * self.generation
+        grown = 1.0 - math.exp(-age / 4.0)
+        if self.now != self.anchor:   # answering as of an earlier moment: the share reached by then
+            grown *= engagement_share((self.now - c.started_at).total_seconds() / 86400,
+                                      (self.anchor - c.started_at).total_seconds() / 86400)
+        return grown
 
     def stat_summary(self, c: Campaign, share: float = 1.0, *, slice_id: int | None = None) -> dict[str, Any] | None:
         if c.started_at is None:

@@ -9,8 +9,10 @@ and a campaign-metrics start before the campaign's create date; 406 for windows 
 unknown campaign (or one switched to fail).
 
 The dataset is generated from a seed and a ``now`` anchor: campaigns send on consecutive days from their create
-date; late deliveries, clicks and conversions keep arriving for a few days (``grow()`` moves that along). The
-``truth_*`` methods give the fact rows the warehouse must hold for the windows the loader asked for.
+date; late deliveries, clicks and conversions keep arriving for a few days (``grow()`` moves that along;
+``advance_to(moment)`` answers as of an earlier moment: campaigns created later are not there yet, days after it
+have no sends, and a day's late events are the share arrived by then, see ``simulators.base.engagement_share``).
+The ``truth_*`` methods give the fact rows the warehouse must hold for the windows the loader asked for.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.base import Faults, Request, Response, RollingLimit, SimApp
+from simulators.base import Faults, Request, Response, RollingLimit, SimApp, as_utc, engagement_share
 
 OVERALL_PATH = "/v1/statistics/overall-metrics"
 CAMPAIGN_PATH = "/v1/statistics/campaign-metrics"
@@ -106,6 +108,8 @@ class InsiderSim(SimApp):
                  legacy_throttle: bool = False, faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        self.anchor = self.now           # the dataset's anchor; ``now`` is the moment answered as of
+        self._anchor_campaigns: dict[int, InsiderCampaign] | None = None
         self.partner_id = partner_id
         self.api_key = api_key
         self.currency = currency
@@ -149,6 +153,21 @@ class InsiderSim(SimApp):
         """Base URL and credentials that point the loader at this simulator served at ``url``."""
         return {"SOURCES__INSIDER__BASE_URL": url, "SOURCES__INSIDER__PARTNER_ID": self.partner_id,
                 "SOURCES__INSIDER__API_KEY": self.api_key}
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor: campaigns created after it are not there yet, the days
+        after its day have no sends, and late events are the share arrived by then; ``moment`` = the anchor gives
+        back the dataset as built. The controls act on the campaigns of the moment answered as of."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = self.campaigns
+            self.now = moment
+            self.campaigns = self._anchor_campaigns if moment == self.anchor else {
+                builder: c for builder, c in self._anchor_campaigns.items() if c.created_at <= moment}
+
     def grow(self, steps: int = 1) -> None:
         """Late deliveries, clicks and conversions arrive (recent days change most)."""
         with self._lock:
@@ -202,8 +221,11 @@ class InsiderSim(SimApp):
 
     def _late(self, day: dt.date) -> float:
         """Share of late events arrived for a send day: rises with the day's age and with ``generation``."""
-        age = (self.now.date() - day).days
-        return 1.0 - 0.4 * 0.5 ** (max(age, 0) + 2 * self.generation)
+        age = (self.anchor.date() - day).days
+        late = 1.0 - 0.4 * 0.5 ** (max(age, 0) + 2 * self.generation)
+        if self.now != self.anchor:   # answering as of an earlier moment: the share arrived by then
+            late *= engagement_share((self.now.date() - day).days, age)
+        return late
 
     def day_figures(self, c: InsiderCampaign, day: dt.date) -> DayFigures:
         if day < c.first_day or day > c.last_day or day > self.now.date():

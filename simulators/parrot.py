@@ -12,6 +12,9 @@ Phoenix-style error bodies, and the metrics refresh cycle:
 ``hold(id)`` freezes a campaign's refresh job (it stays ``starting`` or ``updating``); ``grow()`` makes the
 counters rise; ``truth_*`` give what the warehouse must hold after one run. Timestamps are anchored at ``now``
 and advance with the real clock, so ``updated_at`` is deterministic up to the time the test takes.
+``advance_to(moment)`` answers as of an earlier moment: campaigns inserted later are not there yet, one published
+later is ``scheduled``, clicks and opt-outs are the share arrived by then (``simulators.base.engagement_share``),
+and metrics refreshed at an earlier moment are out of date (``updating``) until refreshed again.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import random
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from simulators.base import Faults, Request, Response, SimApp
+from simulators.base import Faults, Request, Response, SimApp, as_utc, engagement_share
 
 API = "/api/v1"
 DEFAULT_TOKEN = "sim-parrot-token-81d2c4e0"
@@ -85,6 +88,8 @@ class ParrotSim(SimApp):
                  faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        self.anchor = self.now           # the dataset's anchor; ``now`` is the moment answered as of
+        self._anchor_campaigns: dict[str, PostCampaign] | None = None   # as built (copies), once advanced
         self._t0 = time.monotonic()
         self.token = token
         self.account_id = account_id
@@ -136,6 +141,9 @@ class ParrotSim(SimApp):
         """The counters a refresh computes at ``version`` (default: the current generation)."""
         v = self.generation if version is None else version
         g = 1.0 - 0.5 ** (v + 2)            # engagement still arriving: -1 -> 0.5, 0 -> 0.75, 1 -> 0.875
+        if self.now != self.anchor and c.published_at is not None:   # as of an earlier moment: arrived by then
+            g *= engagement_share((self.now - c.published_at).total_seconds() / 86400,
+                                  (self.anchor - c.published_at).total_seconds() / 86400)
         recipients = c.recipients
         sent = recipients - recipients // 50
         delivered = sent - sent // 40
@@ -143,6 +151,50 @@ class ParrotSim(SimApp):
                 "clicks": int(delivered * c.click_p * g), "opt_outs": math.ceil(delivered * 0.004 * g)}
 
     # -- controls ---------------------------------------------------------------------------------------------
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor (the simulated clock runs on from it): campaigns inserted
+        after it are not there yet, one published after it is ``scheduled``, and metrics stored at an earlier
+        moment are out of date, so a request finds them ``updating`` (never computed: ``starting``) and the
+        refresh gives the counters of the moment. A held campaign keeps its stored metrics. ``moment`` = the
+        anchor gives back the dataset as built, refresh state included, so the last of a series of loads finds
+        what a single load finds."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = {cid: replace(c) for cid, c in self.campaigns.items()}
+                first = True
+            else:
+                first = False
+            previous = self.campaigns
+            self.now = moment
+            self._t0 = time.monotonic()
+            if moment == self.anchor:
+                self.campaigns = {cid: replace(c, held=previous[cid].held if cid in previous else c.held)
+                                  for cid, c in self._anchor_campaigns.items()}
+                return
+            shown: dict[str, PostCampaign] = {}
+            for cid, built in self._anchor_campaigns.items():
+                if built.inserted_at > moment:
+                    continue
+                c = previous.get(cid) if not first else None
+                c = replace(built) if c is None else c
+                if built.published_at is not None and built.published_at > moment:
+                    c.status, c.published_at, c.updated_at = "scheduled", None, built.inserted_at
+                else:
+                    c.status, c.published_at, c.updated_at = built.status, built.published_at, built.updated_at
+                if c.held:   # its stored metrics stay, dated before the moment
+                    c.snapshot = built.snapshot
+                    c.snapshot_at = None if built.snapshot_at is None else min(
+                        built.snapshot_at, moment - dt.timedelta(hours=2))
+                elif first or c.status != "published":
+                    c.snapshot, c.snapshot_at, c.job_until = None, None, None
+                else:         # refreshed at an earlier moment (or never): out of date now
+                    c.job_until = None
+                shown[cid] = c
+            self.campaigns = shown
 
     def grow(self, steps: int = 1) -> None:
         """Clicks and opt-outs keep arriving; the next refresh of each campaign shows them."""

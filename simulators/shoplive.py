@@ -10,7 +10,9 @@ parameters, 401 for a bad token, 404 for an unknown access key or campaign key.
 
 Activity is hourly: live hours between a campaign's start and end, then replay hours that fade over days. A
 window's figures sum the hours that start inside it (averages and peaks are per window); ``grow()`` makes
-recent hours gain viewers, as replays do. ``truth_*`` give what the warehouse must hold.
+recent hours gain viewers, as replays do; ``advance_to(moment)`` answers as of an earlier moment (shows created
+later are not there yet, a show not started by then is ``READY``, one not ended ``ONAIR``, and only the hours
+before it have activity). ``truth_*`` give what the warehouse must hold.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from simulators.base import Faults, Request, Response, RollingLimit, SimApp
+from simulators.base import Faults, Request, Response, RollingLimit, SimApp, as_utc
 
 DEFAULT_ACCESS_KEY = "a1b2c3d4sim"
 DEFAULT_TOKEN = "sim-shoplive-token-4f0e9b7a"
@@ -130,6 +132,8 @@ class ShopliveSim(SimApp):
                  faults: Faults | None = None) -> None:
         super().__init__(faults=faults)
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        self.anchor = self.now           # the dataset's anchor; ``now`` is the moment answered as of
+        self._anchor_campaigns: dict[str, LiveCampaign] | None = None
         self.access_key = access_key
         self.token = token
         self.secret_b64 = secret_b64
@@ -138,7 +142,7 @@ class ShopliveSim(SimApp):
         self.extra_fields = False     # unknown new fields appear in stats (one numeric, one not)
         self.string_numbers = False   # averages arrive as numeric strings ("2.9")
         self.stats_calls: list[StatsCall] = []
-        self._slot_cache: dict[tuple[str, int], dict[dt.datetime, Slot]] = {}
+        self._slot_cache: dict[tuple[str, int, dt.datetime], dict[dt.datetime, Slot]] = {}
         self.search_calls: list[dict[str, str]] = []
         self.campaigns: dict[str, LiveCampaign] = {}
         rng = random.Random(seed)
@@ -176,6 +180,33 @@ class ShopliveSim(SimApp):
         """Base URL and credentials that point the loader at this simulator served at ``url``."""
         return {"SOURCES__SHOPLIVE__BASE_URL": url, "SOURCES__SHOPLIVE__ACCESS_KEY": self.access_key,
                 "SOURCES__SHOPLIVE__API_TOKEN": make_jwt(self.access_key, self.secret_b64)}
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor: shows created after it are not there yet, a show started
+        after it is ``READY`` and one ended after it ``ONAIR``, and only the hours before it have activity (an
+        hour's figures are the same whenever they are asked for); ``moment`` = the anchor gives back the dataset
+        as built. The controls act on the shows of the moment answered as of."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = self.campaigns
+            self.now = moment
+            if moment == self.anchor:
+                self.campaigns = self._anchor_campaigns
+                return
+            shown: dict[str, LiveCampaign] = {}
+            for key, c in self._anchor_campaigns.items():
+                if c.created_at > moment:
+                    continue
+                if c.started_at is not None and c.started_at > moment:
+                    c = replace(c, started_at=None, ended_at=None)
+                elif c.ended_at is not None and c.ended_at > moment:
+                    c = replace(c, ended_at=None)
+                shown[key] = c
+            self.campaigns = shown
+
     def grow(self, steps: int = 1) -> None:
         """Replays keep drawing viewers: recent hours gain activity."""
         with self._lock:
@@ -242,7 +273,7 @@ class ShopliveSim(SimApp):
         """Hourly activity of a campaign up to ``now`` (hours start on the hour)."""
         if c.started_at is None or c.deleted:
             return {}
-        cached = self._slot_cache.get((c.key, self.generation))
+        cached = self._slot_cache.get((c.key, self.generation, self.now))
         if cached is not None:
             return cached
         out: dict[dt.datetime, Slot] = {}
@@ -270,7 +301,7 @@ class ShopliveSim(SimApp):
                              chat_viewers=chat_viewers, product_clicks=click_viewers * rnd.randint(1, 3),
                              product_click_viewers=click_viewers, banner_clicks=int(viewers * c.banner_p))
             hour += dt.timedelta(hours=1)
-        self._slot_cache[(c.key, self.generation)] = out
+        self._slot_cache[(c.key, self.generation, self.now)] = out
         return out
 
     def has_activity(self, c: LiveCampaign, start: dt.datetime, end: dt.datetime) -> bool:

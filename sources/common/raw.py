@@ -34,6 +34,7 @@ import orjson
 import pendulum
 import pyarrow as pa
 
+from core import clock
 from core.errors import EntityError
 from core.redact import redact, scrub_params
 from sources.common.windows import Window
@@ -99,7 +100,8 @@ def storable(value: Any) -> Any:
 
 
 def now_utc() -> pendulum.DateTime:
-    return pendulum.now(pendulum.UTC)
+    """The loader's now (``core.clock``): the real now, unless the demo shifted the clock."""
+    return clock.now()
 
 
 @dataclass

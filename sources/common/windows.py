@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pendulum
 
+from core import clock
 from core.errors import ConfigError
 
 UTC = pendulum.UTC
@@ -117,7 +118,7 @@ def plan_windows(start: dt.datetime | dt.date | str, end: dt.datetime | dt.date 
     if max_window_days is not None and window_days > max_window_days:
         raise ConfigError(f"window_days {window_days} exceeds this provider's maximum of {max_window_days} days.")
     lo, hi = utc(start), utc(end)
-    current = utc(now) if now is not None else pendulum.now(UTC)
+    current = utc(now) if now is not None else clock.now()
     hi = min(hi, current)
     if lo >= hi:
         return []
