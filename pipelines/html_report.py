@@ -565,10 +565,8 @@ def accumulation_section(data: ReportData) -> str:
     if not data.accumulation:
         return section("accumulation", "Accumulation after send", intro,
                        no_data("No data: no campaign has observed opens or clicks yet."))
-    keys: list[tuple[str, str, str]] = list(dict.fromkeys(_campaign_key(r) for r in data.accumulation))
     names = {_campaign_key(r): f"{r['campaign_name'] or r['campaign_id']} ({r['provider']})"
              for r in data.accumulation}
-    colors = _colors([names[k] for k in keys])   # a campaign keeps its colour in every chart
     days = sorted({int(r["days_after_send"]) for r in data.accumulation})
     x_ticks = [(float(d), str(d)) for d in range(min(days), max(days) + 1)]
     charts, single = [], []
@@ -577,11 +575,13 @@ def accumulation_section(data: ReportData) -> str:
         if not rows:
             continue
         label = measure.replace("_", " ")
+        drawn = list(dict.fromkeys(_campaign_key(r) for r in rows))
+        colors = _colors([names[key] for key in drawn])   # at most ACCUMULATION_CAMPAIGNS: a colour each
         series = [Series(names[key], colors[names[key]],
                          [(float(r["days_after_send"]), float(r["value"]),
                            f"{names[key]}, day {r['days_after_send']} ({fmt_value(r['observed_date'])}): "
                            f"{fmt_int(r['value'])} {label}") for r in rows if _campaign_key(r) == key])
-                  for key in dict.fromkeys(_campaign_key(r) for r in rows)]
+                  for key in drawn]
         if all(r["days"] < 2 for r in rows):
             single.append(label)
         charts.append(line_chart(f"{label} by day after send", series, x_ticks, x_label="days after send",

@@ -403,6 +403,24 @@ def test_text_from_the_warehouse_is_escaped(tmp_path: Path) -> None:
     assert '<td data-column="conversion_rate" class="num">0.5%</td>' in page
 
 
+def test_checks_not_passing_and_open_errors_are_listed_as_the_warehouse_has_them(tmp_path: Path) -> None:
+    failing = {"check_name": "delivered_le_sent", "provider": "insider", "severity": "critical", "status": "fail",
+               "failing_rows": 3, "detail": "3 campaigns delivered more than they sent"}
+    data = ReportData(runs=[], quality_counts=[{"provider": "insider", "checks": 8, "passed": 7, "not_passed": 1}],
+                      quality_failing=[failing],
+                      error_providers=[{"provider": "insider", "last_run": None, "outcome": "partial",
+                                        "open_errors": 1200}],
+                      error_kinds=[{"provider": "insider", "kind": "not_found", "errors": 1200,
+                                    "example": "campaign 7 is gone"}],
+                      weekly=[], top_conversion=[], top_click=[], accumulation=[], freshness=[])
+    page = render(data, warehouse=tmp_path / "w.duckdb", now=pendulum.now("UTC"))
+    for column, value in [("check_name", "delivered_le_sent"), ("severity", "critical"), ("failing_rows", "3"),
+                          ("detail", "3 campaigns delivered more than they sent"), ("open_errors", "1,200"),
+                          ("kind", "not_found"), ("example", "campaign 7 is gone")]:
+        assert re.search(rf'<td data-column="{column}" class="[^"]*">{re.escape(value)}</td>', page), column
+    assert re.search(r'<td data-column="status" class="bad">fail</td>', page)
+
+
 @pytest.mark.parametrize("name, needle", [("missing.duckdb", "no warehouse"),
                                           ("not-a-warehouse.duckdb", "not a published campaign-etl warehouse"),
                                           ("old.duckdb", "lacks analytics.data_quality")])
