@@ -76,7 +76,7 @@ Row = dict[str, Any]
 
 @dataclass
 class ReportData:
-    """Everything the page shows, read from the warehouse in one read-only connection."""
+    """Everything the page shows, read from the warehouse read-only (the open errors as ``status`` reads them)."""
 
     runs: list[Row]
     quality_counts: list[Row]
@@ -178,8 +178,9 @@ def _read(con: duckdb.DuckDBPyConnection) -> ReportData:
         error_providers=[], error_kinds=[],
         weekly=_rows(con, """
             select week_start, provider, campaigns, sent, delivered, clicks_unique, clicks_total,
-                   conversions, revenue, delivery_rate, click_rate_total, conversion_rate
-            from analytics.weekly_provider_metrics order by week_start, provider"""),
+                   conversions, delivery_rate, click_rate_total, conversion_rate
+            from analytics.weekly_provider_metrics where week_start is not null
+            order by week_start, provider"""),
         top_conversion=_rows(con, f"""
             select account_id, {campaign_columns}, conversion_rate
             from analytics.campaign_performance where conversion_rate is not null
@@ -206,7 +207,8 @@ def _accumulation(con: duckdb.DuckDBPyConnection) -> list[Row]:
     it on one. One row per (measure, campaign, observed day)."""
     unpivoted = " union all ".join(
         f"select '{m}' as measure, provider, account_id, campaign_id, campaign_name, started_at, observed_date, "
-        f"days_after_send, {m} as value from analytics.campaign_accumulation where {m} is not null"
+        f"days_after_send, {m} as value from analytics.campaign_accumulation "
+        f"where {m} is not null and days_after_send is not null"
         for m in ACCUMULATION_MEASURES)
     return _rows(con, f"""
         with figures as ({unpivoted}),
@@ -370,14 +372,16 @@ _W, _H = 600, 280
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 16, 44
 
 
-def nice_ticks(top: float, count: int = 5) -> list[float]:
-    """Round tick values from 0 to at least ``top``: 0, 2,000, 4,000, ..."""
-    if top <= 0:
+def nice_ticks(bottom: float, top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 (or below, for a negative ``bottom``) to at least ``top``: 0, 2,000, 4,000, ..."""
+    bottom, top = min(bottom, 0.0), max(top, 0.0)
+    if top - bottom <= 0:
         return [0.0, 1.0]
-    raw = top / count
+    raw = (top - bottom) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
+    first = math.floor(bottom / step + 1e-9)
+    return [i * step for i in range(first, math.ceil(top / step - 1e-9) + 1)]
 
 
 def compact(value: float) -> str:
@@ -398,15 +402,15 @@ def line_chart(title: str, series: Sequence[Series], x_ticks: Sequence[tuple[flo
     x_min, x_max = (min(xs), max(xs)) if xs else (0.0, 1.0)
     if x_max == x_min:
         x_min, x_max = x_min - 1, x_max + 1
-    ticks = nice_ticks(max(ys, default=0.0))
-    y_max = ticks[-1]
+    ticks = nice_ticks(min(ys, default=0.0), max(ys, default=0.0))
+    y_min, y_max = ticks[0], ticks[-1]
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
     def sx(x: float) -> float:
         return _LEFT + (x - x_min) / (x_max - x_min) * plot_w
 
     def sy(y: float) -> float:
-        return _TOP + plot_h - (y / y_max) * plot_h
+        return _TOP + plot_h - (y - y_min) / (y_max - y_min) * plot_h
 
     parts = [f'<svg id="{esc(chart_id)}" class="chart" viewBox="0 0 {_W} {_H}" role="img" '
              f'aria-labelledby="{esc(chart_id)}-title">',
