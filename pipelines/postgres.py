@@ -45,6 +45,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from core.errors import CampaignEtlError, ConfigError, first_line
 from core.redact import redact, register_secret
+from transforms.catalog import comment_statements
 
 SCHEMA = "analytics"
 META_SCHEMA = "campaign_etl"
@@ -288,6 +289,10 @@ def _send(pg: Any, state: duckdb.DuckDBPyConnection, relations: list[Relation],
                 if gone not in names:   # a relation the analytics layer no longer has
                     cur.execute(f'drop table if exists {SCHEMA}."{gone}"')
                     cur.execute(f"delete from {META_SCHEMA}.published where relation = %s", [gone])
+            # the catalog's texts on every relation and column, in the same transaction (views arrive as tables)
+            present = {r.name: ("table", {c for c, _ in r.columns}) for r in relations}
+            for statement in comment_statements(present=present, schema=SCHEMA):
+                cur.execute(statement)
         pg.commit()
     except psycopg2.Error as exc:
         with contextlib.suppress(psycopg2.Error):

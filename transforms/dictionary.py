@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 from core.providers import PROVIDER_NAMES
+from transforms import docgen
+from transforms.docgen import END
 from transforms.seeds import read_seeds
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 BEGIN = "<!-- BEGIN GENERATED: python -m transforms.dictionary -->"
-END = "<!-- END GENERATED -->"
 ORDER = PROVIDER_NAMES
 
 
@@ -39,23 +40,11 @@ def render() -> str:
 
 
 def updated(text: str) -> str:
-    if BEGIN not in text or END not in text:
-        return text.rstrip() + "\n\n" + render() + "\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + render() + tail
+    return docgen.updated(text, BEGIN, render())
 
 
 def main(argv: list[str]) -> int:
-    text = DOC.read_text()
-    new = updated(text)
-    if "--check" in argv:
-        if new != text:
-            print("docs/metrics.md is out of date: run python -m transforms.dictionary", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(new)
-    return 0
+    return docgen.main(DOC, BEGIN, render, "transforms.dictionary", argv)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_di
         apply_models(con, models, load_id, kinds={"dim"})
         merge_dim_campaign(con, [m for m in models if m.kind == "dim"])
         apply_models(con, models, load_id, kinds={"view"})
+        comment_analytics(con)
     rebuild_history(con, models, sources, watermark, load_id)
     with _transaction(con):
         insert_errors(con, watermark)
@@ -127,6 +128,13 @@ def run_transforms(con: duckdb.DuckDBPyConnection, *, full: bool = False, sql_di
     return TransformResult(full=watermark.full, dirty_scopes=dirty, fact_rows_deleted=deleted,
                            fact_rows_inserted=inserted, seconds=time.monotonic() - started,
                            per_provider_changed=dict(changed))
+
+
+def comment_analytics(con: duckdb.DuckDBPyConnection) -> None:
+    """The analytics catalog's comments on every relation and column (recreated views lose theirs)."""
+    from transforms.catalog import apply_comments  # here: `python -m transforms.catalog` imports this package
+
+    apply_comments(con)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ from helpers import query
 from core.providers import PROVIDER_NAMES
 from pipelines import stores
 from pipelines.warehouse import WorkArea
-from transforms import dictionary, read_seeds
+from transforms import catalog, dictionary, read_seeds
+from transforms.seeds import STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = set(PROVIDER_NAMES)
@@ -221,3 +222,133 @@ def test_a_batch_too_large_for_memory_is_redone_in_halves(demo_warehouse: Path, 
     assert (result.fact_rows_inserted, result.fact_rows_deleted, result.per_provider_changed) == (
         whole.fact_rows_inserted, whole.fact_rows_deleted, whole.per_provider_changed)
     assert derived_rows(split) == expected
+
+
+# -- the BI layer: catalog and comments, conformed status, integer counts, daily / weekly / accumulation views --
+
+
+def test_docs_warehouse_md_is_generated_from_the_catalog() -> None:
+    assert catalog.main(["--check"]) == 0, "run: .venv/bin/python -m transforms.catalog"
+
+
+def test_the_catalog_describes_every_analytics_relation_and_column_with_its_type(demo_warehouse: Path) -> None:
+    columns = query(demo_warehouse, """select table_name, column_name, data_type from information_schema.columns
+        where table_schema = 'analytics' order by table_name, ordinal_position""")
+    actual: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in columns:
+        actual.setdefault(table, []).append((column, data_type))
+    documented = {r.name: [(c.name, c.type) for c in r.columns] for r in catalog.relations()}
+    assert actual == documented
+    kinds = dict(query(demo_warehouse, """select table_name, lower(replace(table_type, 'BASE ', ''))
+        from information_schema.tables where table_schema = 'analytics'"""))
+    assert kinds == {r.name: r.kind for r in catalog.relations()}
+
+
+def test_every_analytics_relation_and_column_carries_its_catalog_comment(demo_warehouse: Path) -> None:
+    """What a BI tool's data browser shows: the comments of DuckDB's catalog, never a bare name."""
+    comments = {(t, c): text for t, c, text in query(demo_warehouse, """select table_name, column_name, comment
+        from duckdb_columns() where schema_name = 'analytics'""")}
+    expected = {(r.name, c.name): c.meaning for r in catalog.relations() for c in r.columns}
+    assert comments == expected
+    assert all(text and len(text) > 10 for text in comments.values())
+    relations = dict(query(demo_warehouse, """select table_name, comment from duckdb_tables()
+        where schema_name = 'analytics' union all
+        select view_name, comment from duckdb_views() where schema_name = 'analytics'"""))
+    assert relations == {r.name: r.comment for r in catalog.relations()}
+
+
+def test_campaign_status_is_conformed_and_counts_are_integers(demo_warehouse: Path) -> None:
+    statuses = query(demo_warehouse, """select distinct provider, provider_status, status
+        from analytics.campaign_performance where provider_status is not null""")
+    assert {p for p, _, _ in statuses} == PROVIDERS
+    assert {s for _, _, s in statuses} <= set(STATUSES)
+    assert all(s is not None for _, _, s in statuses), statuses
+    assert ("shoplive", "ENDED", "completed") in statuses and ("insider", "Active", "sending") in statuses
+    types = dict(query(demo_warehouse, """select column_name, data_type from information_schema.columns
+        where table_schema = 'analytics' and table_name = 'campaign_performance'"""))
+    for column in ("sent", "delivered", "opens_unique", "clicks_unique", "clicks_total", "conversions", "viewers"):
+        assert types[column] == "BIGINT", column
+    assert types["revenue"] == types["click_rate_unique"] == types["click_rate_total"] == "DOUBLE"
+    # one meaning each: the unique rate counts people, the total rate clicks (GreenArrow has both, Insider totals)
+    rates = query(demo_warehouse, """select provider, count(click_rate_unique), count(click_rate_total),
+            count(*) filter (where abs(click_rate_unique - clicks_unique / delivered) > 1e-12
+                             or abs(click_rate_total - clicks_total / delivered) > 1e-12)
+        from analytics.campaign_performance where provider in ('greenarrow', 'insider') group by all""")
+    by_provider = {p: (unique, total, wrong) for p, unique, total, wrong in rates}
+    assert by_provider["greenarrow"][0] > 0 and by_provider["greenarrow"][1] > 0
+    assert by_provider["insider"][0] == 0 and by_provider["insider"][1] > 0
+    assert all(wrong == 0 for _, _, wrong in by_provider.values())
+
+
+def test_weekly_rollup_sums_to_the_campaign_figures(demo_warehouse: Path) -> None:
+    """Additive counts summed over the weeks give the campaigns' totals; unique counts too where every campaign has
+    one period (lifetime providers); rates are recomputed from the week's counts."""
+    weekly = {p: row for p, *row in query(demo_warehouse, """select provider, sum(sent), sum(delivered),
+        sum(clicks_total), sum(conversions), sum(opens_unique), sum(campaigns)
+        from analytics.weekly_provider_metrics group by all""")}
+    campaigns = {p: row for p, *row in query(demo_warehouse, """select provider, sum(sent), sum(delivered),
+        sum(clicks_total), sum(conversions), sum(opens_unique), count(*) filter (where periods is not null)
+        from analytics.campaign_performance group by all""")}
+    assert set(weekly) == PROVIDERS
+    for provider in PROVIDERS:
+        assert weekly[provider][:5] == campaigns[provider][:5], provider
+    assert weekly["greenarrow"][4] is not None and weekly["greenarrow"][4] > 0
+    assert weekly["greenarrow"][5] == campaigns["greenarrow"][5], "a lifetime campaign counts in one week"
+    wrong = query(demo_warehouse, """select count(*) from analytics.weekly_provider_metrics
+        where abs(click_rate_total - clicks_total / delivered) > 1e-12
+           or abs(delivery_rate - delivered / sent) > 1e-12 or isodow(week_start) <> 1""")
+    assert wrong == [(0,)]
+
+
+def test_daily_view_has_each_window_of_the_date_range_providers(demo_warehouse: Path) -> None:
+    rows = query(demo_warehouse, """select provider, count(*), count(distinct campaign_id), min(period_days),
+        max(period_days) from analytics.daily_campaign_metrics group by all order by 1""")
+    assert [r[0] for r in rows] == ["insider", "shoplive"]
+    windows = dict(query(demo_warehouse, """select provider, count(distinct (campaign_id, period_start))
+        from analytics.fact_campaign_metrics where period_start is not null and breakdown_type = 'total'
+        group by all"""))
+    assert {p: n for p, n, *_ in rows} == windows
+    assert all(1 <= low <= high <= 7 for *_, low, high in rows)
+    per_campaign = query(demo_warehouse, """select d.provider, d.campaign_id, sum(d.clicks_total),
+            any_value(c.clicks_total)
+        from analytics.daily_campaign_metrics as d
+        join analytics.campaign_performance as c using (provider, account_id, campaign_id)
+        group by all having sum(d.clicks_total) is distinct from any_value(c.clicks_total)""")
+    assert per_campaign == []
+    # a window's unique count is that window's own (Shoplive viewers: every window has it)
+    viewers = query(demo_warehouse, """select count(*), count(viewers) from analytics.daily_campaign_metrics
+        where provider = 'shoplive'""")
+    assert viewers[0][0] == viewers[0][1] > 0
+
+
+def test_date_dimension_covers_every_date_the_views_have(demo_warehouse: Path) -> None:
+    (days, first, last, distinct), = query(demo_warehouse, """select count(*), min(date_day), max(date_day),
+        count(distinct date_day) from analytics.dim_date""")
+    assert days == distinct == (last - first).days + 1, "one row per day, no gap"
+    missing = query(demo_warehouse, """
+        select d from (select metric_date as d from analytics.daily_campaign_metrics
+                       union select week_start from analytics.weekly_provider_metrics
+                       union select observed_date from analytics.campaign_accumulation)
+        where d not in (select date_day from analytics.dim_date)""")
+    assert missing == []
+
+
+def test_accumulation_ends_at_the_latest_figures(demo_warehouse: Path) -> None:
+    """The last observed day of every campaign shows what campaign_performance shows."""
+    differ = query(demo_warehouse, """
+        with last as (select * from analytics.campaign_accumulation
+                      qualify observed_date = max(observed_date) over (partition by provider, account_id, campaign_id))
+        select l.provider, l.campaign_id from last as l
+        join analytics.campaign_performance as c using (provider, account_id, campaign_id)
+        where l.opens_unique is distinct from c.opens_unique or l.clicks_total is distinct from c.clicks_total
+           or l.conversions is distinct from c.conversions""")
+    assert differ == []
+    span = query(demo_warehouse, "select count(*) > 0, min(days_after_send) >= 0 from analytics.campaign_accumulation")
+    assert span == [(True, True)]
+
+
+def test_provider_freshness_has_every_provider(demo_warehouse: Path) -> None:
+    rows = query(demo_warehouse, """select provider, last_outcome, freshness_status, hours_since_success >= 0,
+        fact_rows > 0, campaigns > 0 from analytics.provider_freshness order by 1""")
+    assert [r[0] for r in rows] == sorted(PROVIDERS)
+    assert all(r[1:] == ("ok", "pass", True, True, True) for r in rows), rows

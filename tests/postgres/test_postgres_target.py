@@ -21,6 +21,7 @@ import pytest
 from helpers import cli, fact, five_simulators, one_sentence
 
 from simulators.greenarrow import GreenArrowSim
+from transforms import catalog
 
 NOW = pendulum.now("UTC")
 PASSWORD = "pg-test-secret-7c1d"   # the test server's (tests/postgres/conftest.py)
@@ -51,6 +52,20 @@ def relations_of_postgres(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def comments_of_postgres(dsn: str) -> dict[tuple[str, str | None], str | None]:
+    """(table, column) -> its comment, (table, None) -> the table's, for schema analytics: what a BI tool shows."""
+    with psycopg2.connect(dsn) as con, con.cursor() as cur:
+        cur.execute("""select c.relname, a.attname, col_description(c.oid, a.attnum)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            where n.nspname = 'analytics' and c.relkind = 'r'
+            union all
+            select c.relname, null, obj_description(c.oid, 'pg_class')
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = 'analytics' and c.relkind = 'r'""")
+        return {(table, column): text for table, column, text in cur.fetchall()}
+
+
 def inserted(dsn: str, table: str) -> int:
     """Rows ever inserted into ``analytics.<table>`` (PostgreSQL's statistics, flushed first)."""
     with psycopg2.connect(dsn) as con, con.cursor() as cur:
@@ -66,10 +81,11 @@ def test_every_analytics_column_in_postgres_equals_the_duckdb_file(configure, ru
     sims = five_simulators(configure)
     assert run_cli("run", "--warehouse", warehouse) == 0
     published = relations_of_postgres(postgres_dsn)
-    assert set(published) == {"campaign_performance", "data_quality", "dim_campaign", "extraction_errors",
-                              "fact_campaign_metrics", "fact_campaign_metrics_history", "load_runs",
-                              "quarantined_values"}
+    assert set(published) == {r.name for r in catalog.relations()}
     assert published == relations_of_duckdb(warehouse)
+    assert comments_of_postgres(postgres_dsn) == {
+        (r.name, column): text for r in catalog.relations()
+        for column, text in [(None, r.comment), *((c.name, c.meaning) for c in r.columns)]}
     for sim in sims.values():
         sim.grow()
     assert run_cli("run", "--warehouse", warehouse) == 0

@@ -1,15 +1,19 @@
 -- materialize: view
--- grain: one row per UTC calendar day from the first day the warehouse has a figure for (a campaign's start, a
--- window's start, an observation) to today: the date dimension BI tools join on a DATE column (metric_date,
--- observed_date, week_start, or cast(started_at as date)). Weeks start on Monday (ISO), as the windows do.
+-- grain: one row per UTC calendar day from the Monday of the first week the warehouse has a figure in (a campaign's
+-- start, a window's start, an observation) to the last day (a window's end, an observation, a run): the date
+-- dimension BI tools join on a DATE column (metric_date, observed_date, week_start, cast(started_at as date)).
+-- Weeks start on Monday (ISO), as the windows do. Read from the data, not the clock, so every target holds the
+-- same rows; empty while the warehouse is.
 create or replace view analytics.dim_date as
 with bounds as (
     select
-        least(coalesce((select min(cast(started_at as date)) from analytics.dim_campaign), current_date),
-              coalesce((select min(cast(period_start as date)) from staging.fact_rows), current_date),
-              coalesce((select min(observed_date) from staging.fact_history_rows), current_date)) as first_day,
-        greatest(current_date,
-                 coalesce((select max(cast(period_end as date)) from staging.fact_rows), current_date)) as last_day
+        cast(date_trunc('week', least((select min(cast(started_at as date)) from analytics.dim_campaign),
+                                      (select min(cast(period_start as date)) from staging.fact_rows),
+                                      (select min(observed_date) from staging.fact_history_rows))) as date)
+            as first_day,
+        greatest((select max(cast(period_end as date)) from staging.fact_rows),
+                 (select max(observed_date) from staging.fact_history_rows),
+                 (select max(cast(finished_at as date)) from analytics.load_runs)) as last_day
 )
 
 select

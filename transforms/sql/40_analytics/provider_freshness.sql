@@ -1,7 +1,8 @@
 -- materialize: view
 -- grain: one row per provider with a run or facts: its last run and outcome, its last successful run (outcome ok or
--- partial), how many hours ago that finished (as of the time the view is read), the newest value it loaded, and the
--- freshness check's status from analytics.data_quality (freshness_hours, default 26).
+-- partial), how many hours before the last transform's checks that finished, the newest value it loaded, and the
+-- freshness check's status from analytics.data_quality (freshness_hours, default 26). Read from the data, not
+-- the clock, so every target holds the same rows.
 create or replace view analytics.provider_freshness as
 with runs as (
     select provider,
@@ -33,8 +34,7 @@ select
     r.last_run_at,
     r.last_outcome,
     r.last_success_at,
-    round(date_diff('second', r.last_success_at, cast(now() at time zone 'UTC' as timestamp)) / 3600.0, 2)
-        as hours_since_success,
+    round(date_diff('second', r.last_success_at, q.checked_at) / 3600.0, 2) as hours_since_success,
     f.newest_observed_at,
     coalesce(f.fact_rows, 0) as fact_rows,
     coalesce(c.campaigns, 0) as campaigns,
