@@ -615,7 +615,7 @@ def _campaign_key(row: Row) -> tuple[str, str, str]:
 
 def freshness_section(data: ReportData) -> str:
     intro = ("Per provider: its last run, last success and newest figures (analytics.provider_freshness; hours "
-             "since success as of the report).")
+             "since success as of the last transform's checks).")
     if not data.freshness:
         return section("freshness", "Freshness", intro, no_data("No data: no provider has run yet."))
     shown = [*FRESHNESS_COLUMNS, *(["freshness_status"] if "freshness_status" in data.freshness[0] else [])]
