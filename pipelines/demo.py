@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pendulum
 
 from core import clock
+from core.errors import CampaignEtlError
 from pipelines import report
 from pipelines.runner import Progress, RunResult, freshness_hours, load
 from simulators import registry as sim_registry
@@ -100,12 +102,31 @@ def _shorter_limits(apps: dict[str, SimApp]) -> dict[str, str]:
     return env
 
 
+def loaded_until(warehouse: Path) -> pendulum.DateTime | None:
+    """When the latest load the published ``warehouse`` holds started (its loader clock), or None when it holds
+    none (no warehouse yet, or not one this loader wrote)."""
+    if not warehouse.exists():
+        return None
+    from pipelines.warehouse import read_only
+
+    try:
+        with read_only(warehouse) as con:
+            row = con.execute("select max(started_at) from analytics.load_runs").fetchone()
+    except (CampaignEtlError, duckdb.Error):
+        return None
+    return None if row is None or row[0] is None else pendulum.instance(row[0], tz="UTC")
+
+
 def load_nights(apps: dict[str, SimApp], *, warehouse: Path, now: pendulum.DateTime,
                 progress: Progress) -> list[tuple[pendulum.DateTime, RunResult]]:
     """One nightly load of ``apps`` (the demo's simulators, anchored at ``now``) per moment of
     ``demo_nights(now)``, oldest first, into ``warehouse``: the simulators and the loader's clock moved to each
-    moment (the last load at the real now, unshifted). Returns each moment with its run."""
-    nights = demo_nights(now)
+    moment (the last load at the real now, unshifted). Returns each moment with its run.
+
+    A warehouse never goes back in time: the nights before the latest load it already holds (the demo run again on
+    its warehouse) are left out, so a second demo the same day is one load at the real now, as it always was."""
+    until = loaded_until(warehouse)
+    nights = [moment for moment in demo_nights(now) if until is None or moment > until or moment == now]
     runs: list[tuple[pendulum.DateTime, RunResult]] = []
     with _patched_env(_shorter_limits(apps)):
         for number, moment in enumerate(nights, 1):
@@ -124,9 +145,12 @@ def load_nights(apps: dict[str, SimApp], *, warehouse: Path, now: pendulum.DateT
                 hours = freshness_hours() + (now - moment).total_seconds() / 3600
                 shifted.enter_context(_patched_env({"FRESHNESS_HOURS": f"{hours:g}"}))
             with shifted:
-                # the simulators' numbers stay in the demo's DuckDB file, never in a configured shared warehouse
+                # the simulators' numbers stay in the demo's DuckDB file, never in a configured shared warehouse;
+                # the nights before the last say their steps in lines only, so a terminal's live display shows
+                # one row per provider (the last night's), not one per provider and night
                 runs.append((moment, load(warehouse=warehouse, mode="nightly", providers=list(apps),
-                                          progress=progress, shared_target=False)))
+                                          progress=progress if last else Progress.to(progress),
+                                          shared_target=False)))
     return runs
 
 
@@ -141,9 +165,13 @@ def run_demo(*, warehouse: Path, progress: Progress) -> int:
     print(report.run_summary(runs[-1][1]))
     print()
     earlier = [f"{moment.to_date_string()} exited {run.exit_code}" for moment, run in runs[:-1] if run.exit_code]
-    print(f"history: {len(runs)} nightly loads, one per day {runs[0][0].to_date_string()}.."
-          f"{runs[-1][0].to_date_string()} (the last at the real now), in analytics.fact_campaign_metrics_history"
-          + (f"; {', '.join(earlier)}" if earlier else ""))
+    if len(runs) > 1:
+        print(f"history: {len(runs)} nightly loads, one per day {runs[0][0].to_date_string()}.."
+              f"{runs[-1][0].to_date_string()} (the last at the real now), in "
+              f"analytics.fact_campaign_metrics_history" + (f"; {', '.join(earlier)}" if earlier else ""))
+    else:
+        print(f"history: 1 nightly load, at the real now ({runs[0][0].to_date_string()}): {warehouse} already held "
+              f"the simulated nights before it, in analytics.fact_campaign_metrics_history")
     print()
     print(summary(warehouse))
     return worst_exit_code([run.exit_code for _, run in runs])

@@ -106,6 +106,21 @@ def test_one_run_per_simulated_day_per_provider(demo: tuple[Path, Any]) -> None:
     assert all(len(set(d)) >= LOADS - 1 for d in dates.values()), dates
 
 
+def test_the_demo_again_on_its_warehouse_never_goes_back_in_time(demo: tuple[Path, Any]) -> None:
+    """Run last of the demo's tests (it adds a load): the nights before the warehouse's latest load are left out,
+    so a second demo the same day is one load at the real now, and exits 0 (no campaign of later days probed as
+    of an earlier one)."""
+    warehouse, _ = demo
+    before = dict(query(warehouse, "select provider, count(*) from analytics.load_runs group by all"))
+    again = cli("demo", "--warehouse", str(warehouse), cwd=warehouse.parent)
+    assert again.returncode == 0, again.stderr
+    assert "demo: nightly load 1 of 1, as of " in again.stderr and "history: 1 nightly load" in again.stdout
+    after = dict(query(warehouse, "select provider, count(*) from analytics.load_runs group by all"))
+    assert after == {provider: runs + 1 for provider, runs in before.items()}
+    days = query(warehouse, "select count(distinct observed_date) from analytics.fact_campaign_metrics_history")
+    assert days[0][0] >= LOADS - 1
+
+
 # -- the simulators as of a moment (no server) -------------------------------------------------------------------
 
 NOW = dt.datetime(2026, 11, 23, 11, 30, tzinfo=dt.UTC)
