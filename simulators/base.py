@@ -117,9 +117,9 @@ def engagement_share(age_days: float, anchor_age_days: float) -> float:
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
-    """``moment`` as an aware UTC datetime to the second (naive means UTC)."""
+    """``moment`` (a pendulum datetime too) as a plain aware UTC datetime to the second (naive means UTC)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).replace(microsecond=0)
+    return dt.datetime.fromtimestamp(int(aware.timestamp()), tz=dt.UTC)
 
 
 class SimApp:

@@ -162,6 +162,7 @@ class GreenArrowSim(SimApp):
         moment = as_utc(moment)
         if moment > self.anchor:
             raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
         with self._lock:
             if self._anchor_campaigns is None:
                 self._anchor_campaigns = self.campaigns

@@ -1,7 +1,9 @@
 """The simulators ``campaign-etl demo`` starts: provider -> module exposing ``demo(now)``.
 
 ``demo(now)`` returns ``(app, config)``: the ``SimApp`` to serve and a function from the served base URL to the
-environment variables (``SOURCES__<PROVIDER>__...``) that point the loader at it, credentials included.
+environment variables (``SOURCES__<PROVIDER>__...``) that point the loader at it, credentials included. The app
+answers as of ``now`` until ``advance_to(moment)`` moves it to an earlier moment (``simulators.base.SimApp``): the
+demo loads its nights with it.
 """
 
 from __future__ import annotations
