@@ -29,4 +29,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache campaign_metrics.duckdb .campaign_metrics.duckdb.etl
+	rm -rf $(VENV) .pytest_cache campaign_metrics.duckdb .campaign_metrics.duckdb.etl campaign_report.html

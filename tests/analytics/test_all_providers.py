@@ -15,6 +15,7 @@ from helpers import query
 
 from core.providers import PROVIDER_NAMES
 from pipelines import stores
+from pipelines.demo import DEMO_NIGHTS
 from pipelines.warehouse import WorkArea
 from transforms import catalog, dictionary, read_seeds
 from transforms.seeds import STATUSES
@@ -43,8 +44,12 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_loads_all_five_providers(demo_warehouse: Path) -> None:
     loaded = {r[0] for r in query(demo_warehouse, "select distinct provider from analytics.fact_campaign_metrics")}
     assert loaded == PROVIDERS
-    runs = query(demo_warehouse, "select provider, outcome from analytics.load_runs")
-    assert sorted(runs) == sorted((p, "ok") for p in PROVIDERS)
+    runs = query(demo_warehouse, "select provider, outcome, count(*) from analytics.load_runs group by all")
+    assert sorted(runs) == sorted((p, "ok", DEMO_NIGHTS + 1) for p in PROVIDERS), "a run per simulated night"
+    # the demo pulls the date-range providers by day, so the daily view has days
+    days = query(demo_warehouse, "select distinct provider, period_days from analytics.daily_campaign_metrics")
+    assert sorted(days) == [("insider", 1), ("shoplive", 1)]
+    assert (demo_warehouse.parent / "campaign_report.html").stat().st_size > 10_000, "the demo writes its report"
 
 
 def test_every_fact_metric_is_in_the_dictionary(demo_warehouse: Path) -> None:
