@@ -29,6 +29,9 @@ RUN_COLUMNS = {"observed_at", "first_seen_at", "last_seen_at", "run_id", "load_i
 # its metrics are ready, so the count depends on timing)
 LOAD_RUN_COLUMNS = ("provider", "mode", "outcome", "windows_done", "windows_failed", "error_count",
                     "fact_rows_total")
+# the freshness view: what each provider's last run left, without when that was
+FRESHNESS_COLUMNS = ("provider", "last_outcome", "fact_rows", "campaigns", "freshness_status")
+KEPT = {"load_runs": LOAD_RUN_COLUMNS, "provider_freshness": FRESHNESS_COLUMNS}
 
 
 def analytics(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -41,7 +44,7 @@ def analytics(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             columns = [r[0] for r in con.execute("select column_name from information_schema.columns where "
                                                  "table_schema = 'analytics' and table_name = ? "
                                                  "order by ordinal_position", [name]).fetchall()]
-            kept = LOAD_RUN_COLUMNS if name == "load_runs" else [c for c in columns if c not in RUN_COLUMNS]
+            kept = KEPT.get(name) or [c for c in columns if c not in RUN_COLUMNS]
             rows = con.execute(f"select {', '.join(kept)} from analytics.{name}").fetchall()
             out[name] = sorted(rows, key=repr)
     return out
