@@ -166,8 +166,8 @@ class SimApp:
         raise NotImplementedError
 
     def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor (see the class docstring); simulators with a dated dataset
-        override it."""
+        """Answer as of ``moment``, at most the anchor (see the class docstring); ``DatedSimApp`` does it for a
+        simulator with a dated dataset."""
         raise NotImplementedError(f"the {self.name} simulator cannot answer as of another moment")
 
     def authorize(self, request: Request) -> Response | None:
@@ -240,6 +240,48 @@ class SimApp:
                 response = response if self.mutate is None else self.mutate(request, response)
                 return replace(response, drip=True) if fault == "drip" else response
         return Response(404, self.error_body(404), drip=fault == "drip")
+
+
+class DatedSimApp(SimApp):
+    """A simulator whose dataset of campaigns is anchored at a moment (``anchor``, its ``now`` when built) and that
+    can answer as of an earlier one (``advance_to``). Subclasses set ``now``, ``anchor`` and ``campaigns`` when
+    they build the dataset, and say in ``campaigns_as_of`` what their campaigns looked like at a moment."""
+
+    now: dt.datetime
+    anchor: dt.datetime
+    campaigns: dict[Any, Any]
+    _anchor_campaigns: dict[Any, Any] | None = None   # the campaigns as built, kept the first time it moves
+
+    def advance_to(self, moment: dt.datetime) -> None:
+        """Answer as of ``moment``, at most the anchor (``campaigns_as_of``); ``moment`` = the anchor gives back
+        the dataset as built (``campaigns_at_anchor``). The controls act on the campaigns of the moment answered
+        as of."""
+        moment = as_utc(moment)
+        if moment > self.anchor:
+            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
+        with self._lock:
+            first = self._anchor_campaigns is None
+            if self._anchor_campaigns is None:
+                self._anchor_campaigns = self.kept_at_anchor()
+            if moment == self.anchor:
+                self.now = self.anchor   # the anchor itself: exactly as built
+                self.campaigns = self.campaigns_at_anchor(self._anchor_campaigns)
+            else:
+                self.now = moment
+                self.campaigns = self.campaigns_as_of(moment, self._anchor_campaigns, first=first)
+
+    def kept_at_anchor(self) -> dict[Any, Any]:
+        """The campaigns as built, kept the first time the simulator moves (the campaigns themselves by default)."""
+        return self.campaigns
+
+    def campaigns_at_anchor(self, built: dict[Any, Any]) -> dict[Any, Any]:
+        """The campaigns answered as of the anchor again (those kept as built, by default)."""
+        return built
+
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[Any, Any], *, first: bool) -> dict[Any, Any]:
+        """The campaigns as they were at ``moment`` (before the anchor), from those kept as ``built``; ``first``:
+        the simulator had not moved before."""
+        raise NotImplementedError
 
 
 def _make_handler(app: SimApp) -> type[BaseHTTPRequestHandler]:

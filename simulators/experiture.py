@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from simulators.base import Faults, Request, Response, SimApp, as_utc
+from simulators.base import DatedSimApp, Faults, Request, Response, SimApp
 
 API = "/public/v1"
 DEFAULT_TOKEN = "sim-experiture-token-3f0c9a71"
@@ -112,7 +112,7 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-class ExperitureSim(SimApp):
+class ExperitureSim(DatedSimApp):
     """The simulator; see the module docstring.
 
     Args:
@@ -244,24 +244,12 @@ class ExperitureSim(SimApp):
 
     # -- controls ---------------------------------------------------------------------------------------------
 
-    def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor: campaigns created after it are not there yet, one whose
-        send is after it is ``scheduled``, executions started after it have not run, and one that completes after
-        it is ``running``, its audience processed in proportion to the time it has run; ``moment`` = the anchor
-        gives back the dataset as built. The controls act on the campaigns of the moment answered as of."""
-        moment = as_utc(moment)
-        if moment > self.anchor:
-            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
-        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
-        with self._lock:
-            if self._anchor_campaigns is None:
-                self._anchor_campaigns = self.campaigns
-            self.now = moment
-            if moment == self.anchor:
-                self.campaigns = self._anchor_campaigns
-                return
-            self.campaigns = {cid: view for cid, c in self._anchor_campaigns.items()
-                              if (view := self._as_of(c, moment)) is not None}
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[str, Campaign], *,
+                        first: bool) -> dict[str, Campaign]:
+        """As of ``moment``: campaigns created after it are not there yet, one whose send is after it is
+        ``scheduled``, executions started after it have not run, and one that completes after it is ``running``,
+        its audience processed in proportion to the time it has run."""
+        return {cid: view for cid, c in built.items() if (view := self._as_of(c, moment)) is not None}
 
     @staticmethod
     def _as_of(c: Campaign, moment: dt.datetime) -> Campaign | None:

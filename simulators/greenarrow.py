@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simulators.base import Faults, Request, Response, SimApp, as_utc, engagement_share
+from simulators.base import DatedSimApp, Faults, Request, Response, engagement_share
 
 API = "/ga/api/v2"
 DEFAULT_CREDENTIALS = "1:sim-greenarrow-key-5e96465c"
@@ -74,7 +74,7 @@ def _parse_time(raw: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-class GreenArrowSim(SimApp):
+class GreenArrowSim(DatedSimApp):
     """The simulator; see the module docstring."""
 
     name = "greenarrow"
@@ -154,30 +154,18 @@ class GreenArrowSim(SimApp):
         """Base URL and credentials that point the loader at this simulator served at ``url``."""
         return {"SOURCES__GREENARROW__BASE_URL": url, "SOURCES__GREENARROW__API_KEY": DEFAULT_CREDENTIALS}
 
-    def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor: campaigns started after it are not there yet (idle ones
-        are), one finishing after it is still ``sending``, and every count is the share of its anchor value
-        reached by then; ``moment`` = the anchor gives back the dataset as built. The controls
-        (``delete_campaign``) act on the campaigns of the moment answered as of."""
-        moment = as_utc(moment)
-        if moment > self.anchor:
-            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
-        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
-        with self._lock:
-            if self._anchor_campaigns is None:
-                self._anchor_campaigns = self.campaigns
-            self.now = moment
-            if moment == self.anchor:
-                self.campaigns = self._anchor_campaigns
-                return
-            shown: dict[int, Campaign] = {}
-            for cid, c in self._anchor_campaigns.items():
-                if c.started_at is not None and c.started_at > moment:
-                    continue
-                if c.finished_at is not None and c.finished_at > moment:
-                    c = replace(c, state="sending", finished_at=None)
-                shown[cid] = c
-            self.campaigns = shown
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[int, Campaign], *,
+                        first: bool) -> dict[int, Campaign]:
+        """As of ``moment``: campaigns started after it are not there yet (idle ones are), one finishing after it
+        is still ``sending``, and every count is the share of its anchor value reached by then."""
+        shown: dict[int, Campaign] = {}
+        for cid, c in built.items():
+            if c.started_at is not None and c.started_at > moment:
+                continue
+            if c.finished_at is not None and c.finished_at > moment:
+                c = replace(c, state="sending", finished_at=None)
+            shown[cid] = c
+        return shown
 
     def grow(self, steps: int = 1) -> None:
         """Counts rise as they do after a send (opens, clicks, bounces, unsubscribes keep arriving)."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.base import Faults, Request, Response, RollingLimit, SimApp, as_utc, engagement_share
+from simulators.base import DatedSimApp, Faults, Request, Response, RollingLimit, engagement_share
 
 OVERALL_PATH = "/v1/statistics/overall-metrics"
 CAMPAIGN_PATH = "/v1/statistics/campaign-metrics"
@@ -97,7 +97,7 @@ class LoggedCall:
     status: int
 
 
-class InsiderSim(SimApp):
+class InsiderSim(DatedSimApp):
     """The simulator; see the module docstring."""
 
     name = "insider"
@@ -154,20 +154,11 @@ class InsiderSim(SimApp):
         return {"SOURCES__INSIDER__BASE_URL": url, "SOURCES__INSIDER__PARTNER_ID": self.partner_id,
                 "SOURCES__INSIDER__API_KEY": self.api_key}
 
-    def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor: campaigns created after it are not there yet, the days
-        after its day have no sends, and late events are the share arrived by then; ``moment`` = the anchor gives
-        back the dataset as built. The controls act on the campaigns of the moment answered as of."""
-        moment = as_utc(moment)
-        if moment > self.anchor:
-            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
-        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
-        with self._lock:
-            if self._anchor_campaigns is None:
-                self._anchor_campaigns = self.campaigns
-            self.now = moment
-            self.campaigns = self._anchor_campaigns if moment == self.anchor else {
-                builder: c for builder, c in self._anchor_campaigns.items() if c.created_at <= moment}
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[int, InsiderCampaign], *,
+                        first: bool) -> dict[int, InsiderCampaign]:
+        """As of ``moment``: campaigns created after it are not there yet, the days after its day have no sends,
+        and late events are the share arrived by then."""
+        return {builder: c for builder, c in built.items() if c.created_at <= moment}
 
     def grow(self, steps: int = 1) -> None:
         """Late deliveries, clicks and conversions arrive (recent days change most)."""

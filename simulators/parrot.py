@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from simulators.base import Faults, Request, Response, SimApp, as_utc, engagement_share
+from simulators.base import DatedSimApp, Faults, Request, Response, SimApp, engagement_share
 
 API = "/api/v1"
 DEFAULT_TOKEN = "sim-parrot-token-81d2c4e0"
@@ -66,7 +66,7 @@ def _iso(value: dt.datetime | None, *, micro: bool = False) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ParrotSim(SimApp):
+class ParrotSim(DatedSimApp):
     """The simulator; see the module docstring.
 
     Args:
@@ -152,50 +152,46 @@ class ParrotSim(SimApp):
 
     # -- controls ---------------------------------------------------------------------------------------------
 
-    def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor (the simulated clock runs on from it): campaigns inserted
-        after it are not there yet, one published after it is ``scheduled``, and metrics stored at an earlier
-        moment are out of date, so a request finds them ``updating`` (never computed: ``starting``) and the
-        refresh gives the counters of the moment. A held campaign keeps its stored metrics. ``moment`` = the
-        anchor gives back the dataset as built, refresh state included, so the last of a series of loads finds
-        what a single load finds."""
-        moment = as_utc(moment)
-        if moment > self.anchor:
-            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
-        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
-        with self._lock:
-            if self._anchor_campaigns is None:
-                self._anchor_campaigns = {cid: replace(c) for cid, c in self.campaigns.items()}
-                first = True
+    def kept_at_anchor(self) -> dict[str, PostCampaign]:
+        """Copies of the campaigns as built: the campaigns answered as of a moment are changed in place."""
+        return {cid: replace(c) for cid, c in self.campaigns.items()}
+
+    def campaigns_at_anchor(self, built: dict[str, PostCampaign]) -> dict[str, PostCampaign]:
+        """The dataset as built, refresh state included (so the last of a series of loads finds what a single load
+        finds); a held campaign stays held. The simulated clock runs on from the anchor."""
+        previous = self.campaigns
+        self._t0 = time.monotonic()
+        return {cid: replace(c, held=previous[cid].held if cid in previous else c.held) for cid, c in built.items()}
+
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[str, PostCampaign], *,
+                        first: bool) -> dict[str, PostCampaign]:
+        """As of ``moment`` (the simulated clock runs on from it): campaigns inserted after it are not there yet,
+        one published after it is ``scheduled``, and metrics stored at an earlier moment are out of date, so a
+        request finds them ``updating`` (never computed: ``starting``) and the refresh gives the counters of the
+        moment. A held campaign keeps its stored metrics."""
+        previous = self.campaigns
+        self._t0 = time.monotonic()
+        shown: dict[str, PostCampaign] = {}
+        for cid, anchor_campaign in built.items():
+            if anchor_campaign.inserted_at > moment:
+                continue
+            c = previous.get(cid) if not first else None
+            c = replace(anchor_campaign) if c is None else c
+            if anchor_campaign.published_at is not None and anchor_campaign.published_at > moment:
+                c.status, c.published_at, c.updated_at = "scheduled", None, anchor_campaign.inserted_at
             else:
-                first = False
-            previous = self.campaigns
-            self.now = moment
-            self._t0 = time.monotonic()
-            if moment == self.anchor:
-                self.campaigns = {cid: replace(c, held=previous[cid].held if cid in previous else c.held)
-                                  for cid, c in self._anchor_campaigns.items()}
-                return
-            shown: dict[str, PostCampaign] = {}
-            for cid, built in self._anchor_campaigns.items():
-                if built.inserted_at > moment:
-                    continue
-                c = previous.get(cid) if not first else None
-                c = replace(built) if c is None else c
-                if built.published_at is not None and built.published_at > moment:
-                    c.status, c.published_at, c.updated_at = "scheduled", None, built.inserted_at
-                else:
-                    c.status, c.published_at, c.updated_at = built.status, built.published_at, built.updated_at
-                if c.held:   # its stored metrics stay, dated before the moment
-                    c.snapshot = built.snapshot
-                    c.snapshot_at = None if built.snapshot_at is None else min(
-                        built.snapshot_at, moment - dt.timedelta(hours=2))
-                elif first or c.status != "published":
-                    c.snapshot, c.snapshot_at, c.job_until = None, None, None
-                else:         # refreshed at an earlier moment (or never): out of date now
-                    c.job_until = None
-                shown[cid] = c
-            self.campaigns = shown
+                c.status, c.published_at, c.updated_at = (anchor_campaign.status, anchor_campaign.published_at,
+                                                          anchor_campaign.updated_at)
+            if c.held:   # its stored metrics stay, dated before the moment
+                c.snapshot = anchor_campaign.snapshot
+                c.snapshot_at = None if anchor_campaign.snapshot_at is None else min(
+                    anchor_campaign.snapshot_at, moment - dt.timedelta(hours=2))
+            elif first or c.status != "published":
+                c.snapshot, c.snapshot_at, c.job_until = None, None, None
+            else:         # refreshed at an earlier moment (or never): out of date now
+                c.job_until = None
+            shown[cid] = c
+        return shown
 
     def grow(self, steps: int = 1) -> None:
         """Clicks and opt-outs keep arriving; the next refresh of each campaign shows them."""

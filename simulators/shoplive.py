@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from simulators.base import Faults, Request, Response, RollingLimit, SimApp, as_utc
+from simulators.base import DatedSimApp, Faults, Request, Response, RollingLimit
 
 DEFAULT_ACCESS_KEY = "a1b2c3d4sim"
 DEFAULT_TOKEN = "sim-shoplive-token-4f0e9b7a"
@@ -121,7 +121,7 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class ShopliveSim(SimApp):
+class ShopliveSim(DatedSimApp):
     """The simulator; see the module docstring."""
 
     name = "shoplive"
@@ -181,32 +181,21 @@ class ShopliveSim(SimApp):
         return {"SOURCES__SHOPLIVE__BASE_URL": url, "SOURCES__SHOPLIVE__ACCESS_KEY": self.access_key,
                 "SOURCES__SHOPLIVE__API_TOKEN": make_jwt(self.access_key, self.secret_b64)}
 
-    def advance_to(self, moment: dt.datetime) -> None:
-        """Answer as of ``moment``, at most the anchor: shows created after it are not there yet, a show started
-        after it is ``READY`` and one ended after it ``ONAIR``, and only the hours before it have activity (an
-        hour's figures are the same whenever they are asked for); ``moment`` = the anchor gives back the dataset
-        as built. The controls act on the shows of the moment answered as of."""
-        moment = as_utc(moment)
-        if moment > self.anchor:
-            raise ValueError(f"{self.name}: cannot answer as of {moment}, after the anchor {self.anchor}")
-        moment = self.anchor if moment == self.anchor else moment   # the anchor itself: exactly as built
-        with self._lock:
-            if self._anchor_campaigns is None:
-                self._anchor_campaigns = self.campaigns
-            self.now = moment
-            if moment == self.anchor:
-                self.campaigns = self._anchor_campaigns
-                return
-            shown: dict[str, LiveCampaign] = {}
-            for key, c in self._anchor_campaigns.items():
-                if c.created_at > moment:
-                    continue
-                if c.started_at is not None and c.started_at > moment:
-                    c = replace(c, started_at=None, ended_at=None)
-                elif c.ended_at is not None and c.ended_at > moment:
-                    c = replace(c, ended_at=None)
-                shown[key] = c
-            self.campaigns = shown
+    def campaigns_as_of(self, moment: dt.datetime, built: dict[str, LiveCampaign], *,
+                        first: bool) -> dict[str, LiveCampaign]:
+        """As of ``moment``: shows created after it are not there yet, a show started after it is ``READY`` and
+        one ended after it ``ONAIR``, and only the hours before it have activity (an hour's figures are the same
+        whenever they are asked for)."""
+        shown: dict[str, LiveCampaign] = {}
+        for key, c in built.items():
+            if c.created_at > moment:
+                continue
+            if c.started_at is not None and c.started_at > moment:
+                c = replace(c, started_at=None, ended_at=None)
+            elif c.ended_at is not None and c.ended_at > moment:
+                c = replace(c, ended_at=None)
+            shown[key] = c
+        return shown
 
     def grow(self, steps: int = 1) -> None:
         """Replays keep drawing viewers: recent hours gain activity."""
