@@ -7,10 +7,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 import pendulum
+import pytest
 
 from pipelines.warehouse import raw_reader
 from simulators import experiture, greenarrow, insider, parrot, shoplive
@@ -96,3 +97,11 @@ def five_simulators(configure: Any) -> dict[str, Any]:
     for name, sim in sims.items():
         configure(sim, start_days=starts[name])
     return sims
+
+
+def unavailable(reason: str, remedy: str) -> NoReturn:
+    """A real component a test needs (a PostgreSQL server, a browser) is missing: under ``CI=true`` a failure that
+    says ``remedy``, since a suite that skipped it there proves nothing; elsewhere a skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; {remedy}", pytrace=False)
+    pytest.skip(reason)

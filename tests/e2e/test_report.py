@@ -19,7 +19,7 @@ from typing import Any, ClassVar, NoReturn
 
 import pendulum
 import pytest
-from helpers import cli, one_sentence, query
+from helpers import cli, one_sentence, query, unavailable
 
 from pipelines import html_report
 from pipelines.html_report import ReportData, render, write_report
@@ -65,10 +65,8 @@ def report_file(written: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
 
 def _unavailable(reason: str) -> NoReturn:
     """A missing browser: a failure under CI (the report test must run there), a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; under CI the report test must run (.ci/run installs Debian's chromium, the test "
-                    f"extra installs Playwright)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "under CI the report test must run (.ci/run installs Debian's chromium, the test extra "
+                        "installs Playwright)")
 
 
 @pytest.fixture(scope="module")
