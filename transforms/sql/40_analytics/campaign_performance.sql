@@ -7,15 +7,7 @@
 -- Counts are BIGINT (the dictionary's unit 'count'), revenue DOUBLE; status is the conformed status of the seed
 -- transforms/seeds/campaign_status (NULL for a provider status it does not list), provider_status the provider's.
 create or replace view analytics.campaign_performance as
-with facts as (
-    select f.provider, f.account_id, f.campaign_id, f.period_start, f.period_end, f.value, f.currency,
-        m.conformed_metric, coalesce(m.aggregation, 'sum') as aggregation
-    from staging.fact_rows as f
-    join staging.conformed_metrics as m on m.provider = f.provider and m.metric = f.metric
-    where f.breakdown_type = 'total' and m.conformed_metric is not null
-),
-
-per_metric as (
+with per_metric as (
     select provider, account_id, campaign_id, conformed_metric,
         case when any_value(aggregation) = 'sum' then sum(value)
              when count(*) = 1 then any_value(value)
@@ -24,7 +16,7 @@ per_metric as (
         count(*) as periods,
         min(period_start) as first_period_start,
         max(period_end) as last_period_end
-    from facts
+    from staging.conformed_totals
     group by provider, account_id, campaign_id, conformed_metric
 ),
 

@@ -5,15 +5,7 @@
 -- the provider's for that window and are never spread over its days. Unique counts (viewers, clicks_unique) are
 -- the window's own distinct counts, valid for that row only.
 create or replace view analytics.daily_campaign_metrics as
-with facts as (
-    select f.provider, f.account_id, f.campaign_id, f.period_start, f.period_end, f.value, f.currency,
-        m.conformed_metric
-    from staging.fact_rows as f
-    join staging.conformed_metrics as m on m.provider = f.provider and m.metric = f.metric
-    where f.breakdown_type = 'total' and f.period_start is not null and m.conformed_metric is not null
-),
-
-pivoted as (
+with pivoted as (
     select provider, account_id, campaign_id, period_start,
         max(period_end) as period_end,
         max(value) filter (where conformed_metric = 'sent') as sent,
@@ -24,7 +16,8 @@ pivoted as (
         max(value) filter (where conformed_metric = 'revenue') as revenue,
         max(currency) filter (where conformed_metric = 'revenue') as revenue_currency,
         max(value) filter (where conformed_metric = 'viewers') as viewers
-    from facts
+    from staging.conformed_totals
+    where period_start is not null
     group by all
 )
 

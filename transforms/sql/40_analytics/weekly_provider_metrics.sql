@@ -9,16 +9,13 @@
 -- of one campaign). Rates are recomputed from the week's summed counts, never averaged.
 create or replace view analytics.weekly_provider_metrics as
 with facts as (
-    select f.provider, f.account_id, f.campaign_id, f.period_start, f.value,
-        m.conformed_metric, coalesce(m.aggregation, 'sum') as aggregation,
+    select f.provider, f.account_id, f.campaign_id, f.period_start, f.value, f.conformed_metric, f.aggregation,
         cast(date_trunc('week', coalesce(f.period_start, d.started_at, d.scheduled_at, d.first_seen_at)) as date)
             as week_start
-    from staging.fact_rows as f
-    join staging.conformed_metrics as m on m.provider = f.provider and m.metric = f.metric
+    from staging.conformed_totals as f
     left join analytics.dim_campaign as d
         on d.provider = f.provider and d.account_id = f.account_id and d.campaign_id = f.campaign_id
-    where f.breakdown_type = 'total'
-      and m.conformed_metric in ('sent', 'delivered', 'opens_unique', 'opens_total', 'clicks_unique',
+    where f.conformed_metric in ('sent', 'delivered', 'opens_unique', 'opens_total', 'clicks_unique',
                                  'clicks_total', 'conversions', 'revenue')
 ),
 
