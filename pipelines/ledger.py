@@ -18,14 +18,15 @@ range, and ``settle_days = 0`` turns the policy off. A backfill always pulls its
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import duckdb
 import pendulum
 
 from core import clock
-from sources.common.raw import ExtractReport
+from sources.common.raw import ExtractReport, WindowOutcome
 from sources.common.windows import Window, utc
 
 
@@ -36,6 +37,20 @@ def _naive(value: dt.datetime) -> dt.datetime:
 def _window(start: dt.datetime, grid_end: dt.datetime, now: pendulum.DateTime) -> Window:
     s, g = utc(start), utc(grid_end)
     return Window(start=s, end=min(g, now), grid_end=g)
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One commit for a whole ledger write: it lands whole or not at all (a crash mid-write leaves the ledger as
+    it was), and one commit costs a fraction of a commit per statement."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, provider: str) -> pendulum.DateTime | None:
@@ -82,18 +97,19 @@ def plan(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window
     new cells cover them, and their pulls are replaced (see the transforms' superseded scopes).
     """
     now = _naive(clock.now())
-    for w in windows:
-        con.execute("""delete from etl.window_ledger where provider = ? and window_start < ? and grid_end > ?
-                       and not (window_start = ? and grid_end = ?)""",
-                    [provider, _naive(w.grid_end), _naive(w.start), _naive(w.start), _naive(w.grid_end)])
-        con.execute("""
-            insert into etl.window_ledger (provider, account_id, endpoint, window_start, window_end, grid_end,
-                request_key, status, attempts, run_id, updated_at)
-            values (?, '*', '*', ?, ?, ?, ?, 'pending', 0, ?, ?)
-            on conflict (provider, account_id, endpoint, window_start) do update set
-                window_end = excluded.window_end, grid_end = excluded.grid_end, request_key = excluded.request_key,
-                status = 'pending', run_id = excluded.run_id, updated_at = excluded.updated_at
-        """, [provider, _naive(w.start), _naive(w.end), _naive(w.grid_end), request_key, run_id, now])
+    with _transaction(con):
+        for w in windows:
+            con.execute("""delete from etl.window_ledger where provider = ? and window_start < ? and grid_end > ?
+                           and not (window_start = ? and grid_end = ?)""",
+                        [provider, _naive(w.grid_end), _naive(w.start), _naive(w.start), _naive(w.grid_end)])
+            con.execute("""
+                insert into etl.window_ledger (provider, account_id, endpoint, window_start, window_end, grid_end,
+                    request_key, status, attempts, run_id, updated_at)
+                values (?, '*', '*', ?, ?, ?, ?, 'pending', 0, ?, ?)
+                on conflict (provider, account_id, endpoint, window_start) do update set
+                    window_end = excluded.window_end, grid_end = excluded.grid_end, request_key = excluded.request_key,
+                    status = 'pending', run_id = excluded.run_id, updated_at = excluded.updated_at
+            """, [provider, _naive(w.start), _naive(w.end), _naive(w.grid_end), request_key, run_id, now])
 
 
 def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window], report: ExtractReport,
@@ -104,44 +120,56 @@ def record(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Wind
     chunk's load was committed (``load_failed`` is None); a window the source said nothing about was not pulled.
     """
     now = _naive(clock.now())
-    by_window: dict[dt.datetime, list] = {}
+    by_window: dict[dt.datetime, list[WindowOutcome]] = {}
     for outcome in report.windows:
         by_window.setdefault(_naive(outcome.window.start), []).append(outcome)
     done = failed = 0
     windows = list(windows)
     digests = _digests(con, provider, windows, run_id) if load_failed is None else {}
-    for w in windows:
-        outcomes = by_window.get(_naive(w.start), [])
-        # the detail rows say how the last pull of the window went, not what earlier pulls left
-        con.execute("delete from etl.window_ledger where provider = ? and window_start = ? and account_id <> '*'",
-                    [provider, _naive(w.start)])
-        for o in outcomes:
+    with _transaction(con):
+        for w in windows:
+            outcomes = by_window.get(_naive(w.start), [])
+            # the detail rows say how the last pull of the window went, not what earlier pulls left
+            con.execute("delete from etl.window_ledger where provider = ? and window_start = ? and account_id <> '*'",
+                        [provider, _naive(w.start)])
+            _insert_details(con, provider, w, outcomes, run_id, now, load_failed)
+            ok = load_failed is None and bool(outcomes) and all(o.ok for o in outcomes)
+            reason = load_failed or next((o.reason for o in outcomes if not o.ok), None) or (
+                None if outcomes else "the source reported nothing for this window")
+            digest = digests.get(utc(w.start)) if ok else None
             con.execute("""
-                insert or replace into etl.window_ledger (provider, account_id, endpoint, window_start, window_end,
-                    grid_end, request_key, status, attempts, records, fetched_at, last_error, run_id, updated_at)
-                values (?, ?, ?, ?, ?, ?, 'detail', ?, coalesce((select attempts from etl.window_ledger
-                    where provider = ? and account_id = ? and endpoint = ? and window_start = ?), 0) + 1,
-                    ?, ?, ?, ?, ?)
-            """, [provider, o.account_id, o.endpoint, _naive(w.start), _naive(w.end), _naive(w.grid_end),
-                  "done" if o.ok and not load_failed else "failed", provider, o.account_id, o.endpoint,
-                  _naive(w.start), o.records, now, o.reason or load_failed, run_id, now])
-        ok = load_failed is None and bool(outcomes) and all(o.ok for o in outcomes)
-        reason = load_failed or next((o.reason for o in outcomes if not o.ok), None) or (
-            None if outcomes else "the source reported nothing for this window")
-        digest = digests.get(utc(w.start)) if ok else None
-        con.execute("""
-            update etl.window_ledger set status = ?, attempts = attempts + 1, records = ?, fetched_at = ?,
-                last_error = ?, run_id = ?, updated_at = ?, window_end = ?,
-                previous_digest = case when ? is null then previous_digest else digest end,
-                digest = coalesce(?, digest)
-            where provider = ? and account_id = '*' and endpoint = '*' and window_start = ?
-        """, ["done" if ok else "failed", sum(o.records for o in outcomes), now, reason, run_id, now,
-              _naive(w.end), digest, digest, provider, _naive(w.start)])
-        if ok:
-            done += 1
-        else:
-            failed += 1
+                update etl.window_ledger set status = ?, attempts = attempts + 1, records = ?, fetched_at = ?,
+                    last_error = ?, run_id = ?, updated_at = ?, window_end = ?,
+                    previous_digest = case when ? is null then previous_digest else digest end,
+                    digest = coalesce(?, digest)
+                where provider = ? and account_id = '*' and endpoint = '*' and window_start = ?
+            """, ["done" if ok else "failed", sum(o.records for o in outcomes), now, reason, run_id, now,
+                  _naive(w.end), digest, digest, provider, _naive(w.start)])
+            if ok:
+                done += 1
+            else:
+                failed += 1
     return done, failed
+
+
+def _insert_details(con: duckdb.DuckDBPyConnection, provider: str, w: Window, outcomes: list[WindowOutcome],
+                    run_id: str, now: dt.datetime, load_failed: str | None) -> None:
+    """The per-account, per-endpoint rows of one window's pull, in one statement (the window's earlier detail rows
+    were just deleted): a pair reported more than once keeps its last outcome, its attempts counting them all."""
+    last: dict[tuple[str, str], tuple[WindowOutcome, int]] = {}
+    for o in outcomes:
+        key = (o.account_id, o.endpoint)
+        last[key] = (o, last[key][1] + 1 if key in last else 1)
+    rows = [[provider, o.account_id, o.endpoint, _naive(w.start), _naive(w.end), _naive(w.grid_end),
+             "done" if o.ok and not load_failed else "failed", attempts, o.records, now, o.reason or load_failed,
+             run_id, now] for o, attempts in last.values()]
+    for at in range(0, len(rows), 500):
+        batch = rows[at:at + 500]
+        con.execute(f"""
+            insert into etl.window_ledger (provider, account_id, endpoint, window_start, window_end, grid_end,
+                status, attempts, records, fetched_at, last_error, run_id, updated_at, request_key)
+            select *, 'detail' from (values {", ".join("(" + ", ".join("?" * 13) + ")" for _ in batch)})
+        """, [value for row in batch for value in row])
 
 
 def settled(con: duckdb.DuckDBPyConnection, provider: str, windows: Iterable[Window], now: dt.datetime, *,
