@@ -394,6 +394,7 @@ def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sour
         else:
             con.execute(f"""delete from {HISTORY_TARGET} h using history_pairs p
                             where h.scope_key = p.scope_key and h.observed_date = p.observed_date""")
+        copy_current_history(con, load_id)
 
     def history_batch() -> None:
         create_inputs(con, sources, "history_batch", watermark, with_new=False)
@@ -407,3 +408,19 @@ def rebuild_history(con: duckdb.DuckDBPyConnection, models: list[SqlModel], sour
                 raise TransformError(f"history of {model.label} failed: {first_line(exc)}") from exc
 
     in_batches(con, "history_fetches", "history_batch", history_batch)
+
+
+def copy_current_history(con: duckdb.DuckDBPyConnection, load_id: str | None) -> None:
+    """The history rows of every (scope, day) whose last fetch is the scope's current fetch, copied from the fact
+    rows this transform just built from that same fetch (the fact models read nothing but the fetch's own rows,
+    so running them again would give the same rows), and those fetches taken out of ``history_fetches``: only
+    the older days of a scope are built again. A backfill's history is then a copy of its fact."""
+    con.execute("""create or replace temp table history_copied as
+        select h.scope_key, h.fetch_id from history_fetches h
+        join current_fetches c on c.scope_key = h.scope_key and c.fetch_id = h.fetch_id""")
+    columns = ", ".join(FACT_COLUMNS)
+    con.execute(f"""insert into {HISTORY_TARGET} ({columns}, load_id, observed_date)
+        select {columns}, ?, cast(observed_at as date) from {FACT_TARGET}
+        where scope_key in (select scope_key from history_copied)""", [load_id])
+    con.execute("""delete from history_fetches h using history_copied c
+        where h.scope_key = c.scope_key and h.fetch_id = c.fetch_id""")
