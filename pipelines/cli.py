@@ -8,6 +8,7 @@ Errors are one sentence on stderr, never a traceback (``--verbose`` adds one for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -82,7 +83,8 @@ class _Version(argparse.Action):
             version = importlib.metadata.version("campaign-etl")
         except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
             version = "unknown"
-        parser.exit(message=f"{PROG} {version}\n")
+        print(f"{PROG} {version}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,13 +240,13 @@ def _dry_run(args: argparse.Namespace, warehouse: Path) -> int:
 
 def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     from pipelines.config import check_destinations, check_files, check_keys, use_project_dir, warehouse_path
-    from pipelines.runner import load, transform_only
-    from sources import registry
 
     use_project_dir(args.project_dir)
     check_files()
     check_destinations()
     if args.command in ("run", "backfill", "transform", "demo", "check"):
+        from sources import registry
+
         check_keys(registry.available().values())
     if args.command == "check":
         from pipelines.check import run_check
@@ -253,6 +255,8 @@ def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
     warehouse = warehouse_path(args.warehouse, for_writing=args.command not in ("status", "report"))
     if args.command in ("run", "backfill") and args.dry_run:
         return _dry_run(args, warehouse)
+    if args.command in ("run", "backfill", "transform"):
+        from pipelines.runner import load, transform_only
     if args.command == "run":
         result = load(warehouse=warehouse, mode="nightly", providers=args.provider, progress=progress,
                       recheck=args.recheck)
@@ -294,10 +298,8 @@ def entry() -> NoReturn:  # pragma: no cover - the console script; tests call ma
     code = main()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said anyway
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
-            pass
     os._exit(code)
 
 

@@ -416,3 +416,15 @@ def _resolve_key(provider: str, key: ConfigKey) -> Any:
                 f"at least {low:g}" if low is not None else f"at most {high:g}")
             raise ConfigError(f"{env_name(provider, key.name)} must be {span}, got {value:g}.")
     return value
+
+
+def freshness_hours() -> float:
+    """Hours after the last successful load past which a provider's data counts as stale (``freshness_hours``,
+    also read under ``[sources]``; default 26: a nightly plus two hours of slack)."""
+    value: Any = dlt.config.get("freshness_hours")
+    if value is None:
+        value = dlt.config.get("sources.freshness_hours")
+    try:
+        return float(value) if value is not None else 26.0
+    except (TypeError, ValueError):
+        raise ConfigError(f"FRESHNESS_HOURS must be a number, got '{value}'.") from None

@@ -8,16 +8,19 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pendulum
 
 from core.errors import with_provider
+from core.providers import PROVIDER_NAMES
 from pipelines import postgres
-from pipelines.runner import RunResult, freshness_hours
+from pipelines.config import freshness_hours
 from pipelines.warehouse import read_only
-from sources import registry
+
+if TYPE_CHECKING:  # status reads the warehouse only: it does not load the loader's run machinery
+    from pipelines.runner import RunResult
 
 WIDTH = 120  # the text of every command fits a terminal this wide (``status --wide`` aside)
 
@@ -206,7 +209,7 @@ def read_status(warehouse: Path) -> Status:
                    arg_max(last_error, updated_at)
             from etl.window_ledger where account_id = '*' and status <> 'done'
             group by all order by provider, request_key""")
-    names = [n for n in registry.PROVIDER_NAMES if n in set(last) | set(facts) | set(cursors)]
+    names = [n for n in PROVIDER_NAMES if n in set(last) | set(facts) | set(cursors)]
     providers = []
     for name in names:
         finished, outcome, mode, message, run_id = last.get(name, (None, None, None, None, None))

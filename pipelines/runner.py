@@ -42,7 +42,7 @@ from core.errors import (
 )
 from core.redact import redact
 from pipelines import estimate, ledger, postgres, stores
-from pipelines.config import resolve
+from pipelines.config import freshness_hours, resolve
 from pipelines.progress import Progress
 from pipelines.stores import ProviderStore, StoreError
 from pipelines.warehouse import WorkArea, WorkFileError, disk_error
@@ -359,16 +359,6 @@ def _transform_and_log(area: WorkArea, outcomes: list[ProviderOutcome], run_id: 
     progress(f"transform: {result.dirty_scopes} scopes rebuilt, {result.fact_rows_inserted} fact rows written "
              f"in {result.seconds:.2f}s")
     return result
-
-
-def freshness_hours() -> float:
-    value: Any = dlt.config.get("freshness_hours")
-    if value is None:
-        value = dlt.config.get("sources.freshness_hours")
-    try:
-        return float(value) if value is not None else 26.0
-    except (TypeError, ValueError):
-        raise ConfigError(f"FRESHNESS_HOURS must be a number, got '{value}'.") from None
 
 
 def _checks(con: Any, run_id: str | None, progress: Progress) -> list[CheckResult]:
