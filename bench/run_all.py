@@ -20,6 +20,7 @@ BENCHMARKS: list[list[str]] = [
     ["nightly_requests.py"],
     ["side_by_side.py", "--period", "10"],
     ["publish_cost.py"],
+    ["startup.py"],
 ]
 
 for script, *args in BENCHMARKS:
