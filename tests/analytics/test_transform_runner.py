@@ -1,6 +1,6 @@
 """The transform runner on hand-made raw rows: newest fetch wins per scope, an empty fetch removes a scope's
-rows, errors are not inserted twice, a failing model names its file and rolls everything back, and the
-dimension follows a campaign's newest execution."""
+rows, errors are not inserted twice, a failing model names its file and rolls everything back, the
+dimension follows a campaign's newest execution, and a batch reads only its own providers' field views."""
 
 from __future__ import annotations
 
@@ -129,3 +129,32 @@ def test_dimension_follows_the_newest_execution(con, sql_dir: Path) -> None:
     assert row[1] == "running" and str(row[2]) == "2026-01-08 08:00:00"
     assert row[3] is None, "a running execution has no end: the previous run's end does not linger"
     assert (str(row[4]), str(row[5])) == ("2026-01-01 10:00:00", "2026-01-08 10:00:00")
+
+
+FIELDS = """-- materialize: intermediate
+-- inputs: toy_items
+select '{provider}' as provider, account_id, campaign_id, 'total' as breakdown_type, 'total' as breakdown_value,
+    cast(null as timestamp) as period_start, cast(null as timestamp) as period_end,
+    'clicks' as metric, cast(payload ->> '$.clicks' as double) as value, 'count' as unit,
+    cast(null as varchar) as currency, cast(fetched_at as timestamp) as observed_at, scope_key
+from src_toy_items
+where is_current
+"""
+
+
+def test_a_batch_reads_only_the_field_views_of_its_providers(con, tmp_path: Path) -> None:
+    # two per-provider field views over the same raw rows: the batch holds only toy's fetches, so the view of
+    # "other" must be empty in it (the fact would hold every row twice), and toy's must be the model as written
+    sql = tmp_path / "narrow"
+    (sql / "20_intermediate" / "by_provider").mkdir(parents=True)
+    (sql / "30_marts").mkdir()
+    for provider in ("toy", "other"):
+        (sql / "20_intermediate" / "by_provider" / f"int_{provider}__fields.sql").write_text(
+            FIELDS.format(provider=provider))
+    union = "select * from int_other__fields union all select * from int_toy__fields\n"
+    (sql / "30_marts" / "fct.sql").write_text("-- materialize: fact\n" + union)
+    land(con, "100.1", "f1", "c1", "2026-01-01 10:00:00+00", [{"clicks": 5}])
+    land(con, "100.1", "f2", "c2", "2026-01-01 10:00:00+00", [{"clicks": 7}])
+    run_transforms(con, sql_dir=sql)
+    rows = con.execute("select provider, campaign_id, value from staging.fact_rows order by all").fetchall()
+    assert rows == [("toy", "c1", 5.0), ("toy", "c2", 7.0)]
