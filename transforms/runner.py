@@ -10,6 +10,7 @@ runs the steps below in order; each is one small function.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import time
 from collections import Counter
@@ -315,11 +316,9 @@ def narrow_provider_models(con: duckdb.DuckDBPyConnection, models: list[SqlModel
         provider = provider_of(model)
         if provider is None:
             continue
-        body = model.body if provider in present else f"select * from (\n{model.body}\n) where false"
-        try:
-            con.execute(f'create or replace temp view "{model.name}" as\n{body}')
-        except duckdb.Error as exc:
-            raise TransformError(f"transform {model.label} failed: {first_line(exc)}") from exc
+        if provider not in present:
+            model = dataclasses.replace(model, sql=f"select * from (\n{model.body}\n) where false")
+        apply_model(con, model, None)   # an intermediate model: its temp view, as any pass creates it
 
 
 def apply_models(con: duckdb.DuckDBPyConnection, models: list[SqlModel], load_id: str | None, *,
