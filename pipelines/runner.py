@@ -52,7 +52,15 @@ from sources.common.provider import ProviderSettings, ProviderSpec
 from sources.common.raw import ExtractPlan, ExtractReport, Mode, RawWriter, arrow_chunks, raw_resource
 from sources.common.source import Extraction, provider_rows
 from sources.common.windows import Window, grid_floor, nightly_range, plan_windows, utc
-from transforms import CheckResult, TransformResult, refresh_candidates, run_checks, run_transforms, settled_campaigns
+from transforms import (
+    CheckResult,
+    TransformResult,
+    dormant_campaigns,
+    refresh_candidates,
+    run_checks,
+    run_transforms,
+    settled_campaigns,
+)
 
 log = logging.getLogger("campaign_etl.runner")
 
@@ -529,19 +537,35 @@ def _covering(con: Any, provider: str, lo: dt.datetime, hi: dt.datetime, setting
         lo, hi = wider_lo, wider_hi
 
 
+@dataclass
+class _CampaignIds:
+    """What the transforms say about one provider's campaigns before its pull (``ExtractPlan`` fields)."""
+
+    refresh: dict[str, list[str]]
+    settled: dict[str, list[str]]
+    dormant: dict[str, list[str]]
+    dormant_due: dict[str, list[str]]
+
+
 def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, *,
-                  settle: bool, now: pendulum.DateTime,
-                  progress: Progress) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+                  settle: bool, now: pendulum.DateTime, windows: list[Window], progress: Progress) -> _CampaignIds:
     """Campaigns to pull again whatever their window (still sending, not final), and, when ``settle``, the settled
-    ones a source that probes every campaign may leave out: the transforms decide both, from the work file and
-    the provider's raw store."""
+    and dormant ones a source that probes every campaign may leave out: the transforms decide them all, from the
+    work file and the provider's raw store."""
+    rule = spec.settling if settle else None
+    dormant: dict[str, dict[str, Any]] = {}
     with area.publishing(progress), area.connect() as con, stores.reading(con, [store]):
         refresh = refresh_candidates(con, spec.name)
-        rule = spec.settling
         settled = settled_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
                                     figures=rule.figures, now=now.naive(), settle_days=settings.settle_days,
-                                    recheck_days=settings.recheck_days) if settle and rule is not None else {}
-    return refresh, settled
+                                    recheck_days=settings.recheck_days) if rule is not None else {}
+        if rule is not None and rule.probes_all and windows:
+            dormant = dormant_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
+                                        before=utc(windows[0].start).naive(), settle_days=settings.settle_days)
+    due_before = now.naive() - dt.timedelta(days=settings.recheck_days)
+    recent = {a: sorted(c for c, newest in ids.items() if newest > due_before) for a, ids in dormant.items()}
+    due = {a: sorted(c for c, newest in ids.items() if newest <= due_before) for a, ids in dormant.items()}
+    return _CampaignIds(refresh, settled, {a: c for a, c in recent.items() if c}, {a: c for a, c in due.items() if c})
 
 
 def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings,
@@ -558,19 +582,23 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
         outcome.finished_at = clock.now()
         progress(with_provider(name, str(exc)))
         return
-    refresh, settled_ids = _campaign_ids(area, store, spec, settings, settle=mode == "nightly" and not recheck,
-                                         now=now, progress=progress)
+    settle = mode == "nightly" and not recheck and settings.settle_days > 0
+    ids = _campaign_ids(area, store, spec, settings, settle=settle, now=now, windows=windows, progress=progress)
     settled = f" ({outcome.windows_settled} settled window(s) skipped)" if outcome.windows_settled else ""
-    if settled_ids:
-        settled += f" ({sum(map(len, settled_ids.values()))} settled campaign(s) not probed unless listed as changed)"
+    if ids.settled:
+        settled += f" ({sum(map(len, ids.settled.values()))} settled campaign(s) not probed unless listed as changed)"
+    if ids.dormant:
+        settled += (f" ({sum(map(len, ids.dormant.values()))} campaign(s) that ended before the windows not probed "
+                    "unless listed as changed)")
     progress(f"{name}: {mode} {len(windows)} window(s) {span_of(windows)}{settled}")
     widened = widening(windows, mode=mode, start=start, end=end, window_days=settings.window_days)
     if widened:
         progress(f"{name}: {widened}")
     report = ExtractReport()
     plan = ExtractPlan(run_id=run_id, mode=mode, windows=windows, now=now, lookback_days=settings.lookback_days,
-                       refresh=refresh, settled=settled_ids,
-                       settled_since=now.subtract(days=settings.settle_days) if settled_ids else None)
+                       refresh=ids.refresh, settled=ids.settled,
+                       settled_since=now.subtract(days=settings.settle_days) if ids.settled else None,
+                       settle=settle, dormant=ids.dormant, dormant_due=ids.dormant_due)
     cuts: list[_Cut] = []
     http: HttpClient | None = None
     try:

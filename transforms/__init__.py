@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from transforms.checks import CheckResult, run_checks
 from transforms.models import TransformError
-from transforms.refresh import refresh_candidates, settled_campaigns
+from transforms.refresh import dormant_campaigns, refresh_candidates, settled_campaigns
 from transforms.runner import TransformResult, run_transforms
 from transforms.seeds import read_seeds
 
-__all__ = ["CheckResult", "TransformError", "TransformResult", "read_seeds", "refresh_candidates", "run_checks",
-           "run_transforms", "settled_campaigns"]
+__all__ = ["CheckResult", "TransformError", "TransformResult", "dormant_campaigns", "read_seeds", "refresh_candidates",
+           "run_checks", "run_transforms", "settled_campaigns"]

@@ -1,5 +1,5 @@
 """Refresh candidates: the campaigns each provider's next run pulls again whatever its windows say; and the
-settled campaigns a nightly need not probe.
+settled and dormant campaigns a nightly need not probe.
 
 The refresh rule is SQL, the view ``staging.refresh_candidates`` (``transforms/sql/50_refresh/refresh_candidates.sql``),
 created by the transforms; this module only reads it, so "now" is the time of reading.
@@ -74,3 +74,37 @@ def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
     for account_id, campaign_id in rows:
         settled.setdefault(str(account_id), []).append(str(campaign_id))
     return settled
+
+
+def dormant_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: tuple[str, ...], before: object,
+                      settle_days: int, since: str = "finished_at",
+                      endpoint: str | None = None) -> dict[str, dict[str, object]]:
+    """account_id -> {campaign id: its newest pull} for the campaigns that ended before ``before`` (the nightly's
+    first window): their status is one of ``states``, their ``since`` moment and ``started_at`` are both before
+    ``before``, and their newest pull was made at least ``settle_days`` after ``since``. A source that probes every
+    listed campaign skips the figures of such a campaign anyway once the probe shows it still final and outside the
+    windows; the runner lets it leave the probe out while that pull is recent (``ExtractPlan.dormant``). ``{}``
+    when ``states`` is empty or the policy is off."""
+    if not states or settle_days <= 0:
+        return {}
+    if since not in ("finished_at", "started_at"):
+        raise ValueError(f"dormant campaigns count from finished_at or started_at, not {since!r}")
+    if f"{provider}_fetches" not in set(raw_tables(con)):
+        return {}
+    rows = con.execute(f"""
+        with pulls as (
+            select account_id, campaign_id, max(fetched_at::timestamp) as newest
+            from raw."{provider}_fetches" where campaign_id is not null and (?::varchar is null or endpoint = ?)
+            group by all
+        )
+        select d.account_id, d.campaign_id, p.newest
+        from analytics.dim_campaign as d
+        join pulls as p on p.account_id = d.account_id and p.campaign_id = d.campaign_id
+        where d.provider = ? and d.status in ({", ".join("?" for _ in states)}) and d.{since} is not null
+          and d.{since} < ?::timestamp and coalesce(d.started_at, d.{since}) < ?::timestamp
+          and p.newest >= d.{since} + to_days(?)
+        order by 1, 2""", [endpoint, endpoint, provider, *states, before, before, settle_days]).fetchall()
+    dormant: dict[str, dict[str, object]] = {}
+    for account_id, campaign_id, newest in rows:
+        dormant.setdefault(str(account_id), {})[str(campaign_id)] = newest
+    return dormant

@@ -115,12 +115,16 @@ class CampaignSettling:
         figures: SQL over a raw record's ``payload`` (and ``fetch_id``): what two pulls compare. It leaves out
             what changes without the figures changing (a refresh time, how a poll went); a pull whose figures
             cannot be trusted (a stale answer) yields its ``fetch_id``, so it agrees with no other pull.
+        probes_all: the source probes every listed campaign, even one outside its windows, to see whether it moves
+            again; then a campaign that ended before the nightly's windows goes unprobed while its newest pull is
+            less than ``recheck_days`` old, and is pulled whole once it is older (``transforms.dormant_campaigns``).
     """
 
     states: tuple[str, ...]
     since: str = "finished_at"
     endpoint: str | None = None
     figures: str = "payload"
+    probes_all: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,11 @@ running), or when it was created, updated, scheduled, started or completed insid
 Campaigns the warehouse holds that the listing no longer shows (``plan.refresh``) are probed: a 404 means deleted
 and empties their scope. A nightly does not probe a settled campaign (``plan.settled``: its last execution ended
 at least ``settle_days`` before its last two pulls, which agree, the newer made less than ``recheck_days`` ago)
-unless the listing shows it created or updated since ``plan.settled_since``. Figures are lifetime totals, so the
+unless the listing shows it created or updated since ``plan.settled_since``; nor a dormant one (``plan.dormant``:
+it ended before the first window, its newest pull was made a settle period after that and less than
+``recheck_days`` ago) while the listing shows it untouched inside the windows; a dormant one whose newest pull is
+older (``plan.dormant_due``) is pulled whole, its re-check; nor a draft the listing shows untouched inside the
+windows. Figures are lifetime totals, so the
 newest pull replaces everything earlier pulls said.
 """
 
@@ -100,16 +104,27 @@ def _extract(client: ExperitureClient, run: Extraction) -> Iterator[RawBatch]:
     candidates = list(listing.items) + sorted(set(known) - set(listing.items))
 
     settled = set(plan.settled.get(account, []))
-
+    dormant = set(plan.dormant.get(account, []))
+    due = set(plan.dormant_due.get(account, []))
     since = plan.settled_since
 
     def pull(cid: str) -> _Outcome:
         item = listing.items.get(cid)
+        list_times = _times((item or {}).get("createdAt"), (item or {}).get("updatedAt"))
         if cid in settled and item is not None and since is not None and not any(
-                moment >= since for moment in _times(item.get("createdAt"), item.get("updatedAt"))):
+                moment >= since for moment in list_times):
             report.add(settled=1)   # final, and two pulls since agree; the listing shows no change: not probed
             return _Outcome()
-        return _pull_campaign(client, writer, plan.windows, cid, item)
+        untouched = item is not None and not _in_windows(plan.windows, list_times)
+        if cid in dormant and untouched:
+            report.add(settled=1)   # ended before the windows, pulled recently, untouched since: not probed
+            return _Outcome()
+        if plan.settle and untouched and (item or {}).get("authoringStatus") == s.DRAFT:
+            # ASSUMPTION: a draft is not scheduled and has no execution until it is published, which the listing
+            # shows (authoringStatus, updatedAt); a nightly leaves it unprobed meanwhile, --recheck probes it
+            report.add(settled=1)
+            return _Outcome()
+        return _pull_campaign(client, writer, plan.windows, cid, item, whole=cid in due and untouched)
 
     pulled: list[list[pendulum.DateTime]] = []
     for outcome in run.http.map(pull, candidates):
@@ -131,8 +146,9 @@ def _listing_rows(writer: RawWriter, client: ExperitureClient, listing: Listing)
 
 
 def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Window], cid: str,
-                   item: dict[str, Any] | None) -> _Outcome:
-    """One campaign: status, then (when in scope) summary and metrics as one fetch; or error rows."""
+                   item: dict[str, Any] | None, *, whole: bool = False) -> _Outcome:
+    """One campaign: status, then (when in scope, or ``whole``: a dormant campaign's re-check) summary and metrics
+    as one fetch; or error rows."""
     account = s.ACCOUNT_ID
     listed = item is not None
     list_times = _times((item or {}).get("createdAt"), (item or {}).get("updatedAt"))
@@ -150,7 +166,7 @@ def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Wi
         times = list_times + _times(schedule.get("sendAt"), last.get("startedAt"), last.get("completedAt"))
         # counts still move until the execution is final; an unknown state counts as moving
         still_moving = execution.get("state") not in s.SETTLED_STATES
-        if listed and not still_moving and not _in_windows(windows, times):
+        if listed and not still_moving and not whole and not _in_windows(windows, times):
             return _Outcome()
         endpoint = "summary"
         summary = client.summary(cid)

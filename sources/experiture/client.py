@@ -95,13 +95,16 @@ class ExperitureClient:
         campaign at the page boundary, an insertion shows one twice. So the list is read oldest first (new
         campaigns land at the end), de-duplicated by id, and read again until two consecutive readings are each
         consistent (same ``pagination.total`` on every page, as many ids as that total) and return the same ids.
-        If that does not happen within ``max_listings`` readings, the union of all readings is returned.
+        A consistent reading of one page is read once: one answer cannot shift under itself. If that does not
+        happen within ``max_listings`` readings, the union of all readings is returned.
         """
         readings: list[_Reading] = []
         requests = 0
         for _ in range(self.max_listings):
             reading = self._read_once()
             requests += reading.requests
+            if not readings and reading.consistent and reading.requests == 1:
+                return Listing(reading.items, 1, True, requests)
             if readings and reading.consistent and readings[-1].consistent and reading.ids == readings[-1].ids:
                 return Listing(reading.items, len(readings) + 1, True, requests)
             readings.append(reading)

@@ -23,6 +23,7 @@ MAX_LISTINGS = 5
 MAX_PAGES = 10_000
 # DOC execution states; counts still move until completed/failed.
 FINAL_STATES = frozenset({"completed", "failed"})
+DRAFT = "draft"   # DOC: authoringStatus draft or published
 ACTIVE_STATES = frozenset({"scheduled", "pending_or_overdue", "running"})
 # States whose counts no longer move (a draft that was never scheduled has none).
 SETTLED_STATES = FINAL_STATES | {"not_scheduled"}

@@ -37,7 +37,7 @@ SPEC = ProviderSpec(
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
     # every listed campaign is probed each run (/status); its figures stop once its last execution ended
-    settling=CampaignSettling(states=tuple(sorted(s.FINAL_STATES)), endpoint="campaign"),
+    settling=CampaignSettling(states=tuple(sorted(s.FINAL_STATES)), endpoint="campaign", probes_all=True),
     # one campaign of the listing (scope campaigns:read): the cheapest authenticated request
     probe=Probe(path=s.CAMPAIGNS, params={"limit": 1, "offset": 0, **s.LIST_SORT}, accept=_listing),
 )

@@ -48,6 +48,14 @@ def test_paging_advances_by_the_returned_limit(client_for) -> None:
     assert set(first) >= {"campaignId", "name", "campaignType", "channel", "authoringStatus", "createdAt"}
 
 
+def test_a_listing_of_one_page_is_read_once(client_for) -> None:
+    app = ExperitureSim(now=NOW, campaigns=6, max_page_limit=7)
+    listing = client_for(app).list_campaigns()
+    assert list(listing.items) == ids_by_created(app)
+    assert listing.stable and listing.readings == 1 and listing.requests == 1
+    assert app.request_count("/public/v1/campaigns") == 1
+
+
 def test_a_deletion_mid_walk_neither_loses_nor_duplicates(client_for) -> None:
     app = ExperitureSim(now=NOW, campaigns=20, max_page_limit=5)
     before = ids_by_created(app)

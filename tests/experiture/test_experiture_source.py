@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pendulum
 from helpers import campaigns_requested, fact, query, three_runs
 
+from core import clock
 from simulators.base import Faults
 from simulators.experiture import DEFAULT_TOKEN, ExperitureSim
 
@@ -106,8 +108,12 @@ def test_nightly_rerun_repulls_what_can_change_and_drops_deleted_campaigns(confi
     mark = len(sim.log)
     assert run_cli("run", "--warehouse", warehouse) == 3
     loaded = fact(warehouse, "experiture")
-    assert loaded == sim.truth_fact_rows()                        # grown values in, deleted campaigns out
-    assert not {unlisted.campaign_id, listed.campaign_id} & {k[1] for k in loaded}
+    # grown values in, the unlisted deleted campaign out; the listed one ended before the windows and was pulled
+    # a moment ago, so the nightly did not probe it (dormant): it stays until its re-check
+    assert {k: v for k, v in loaded.items() if k[1] != listed.campaign_id} == sim.truth_fact_rows()
+    assert listed.campaign_id in {k[1] for k in loaded} and unlisted.campaign_id not in {k[1] for k in loaded}
+    probed = {p.split("/")[-2] for _, _, p, _ in sim.log[mark:] if p.endswith("/status")}
+    assert listed.campaign_id not in probed and unlisted.campaign_id in probed
 
     # only campaigns that can still change (or were active in the last day's windows) were pulled again
     pulled = {p.split("/")[-2] for _, _, p, _ in sim.log[mark:] if p.endswith("/metrics")}
@@ -116,10 +122,28 @@ def test_nightly_rerun_repulls_what_can_change_and_drops_deleted_campaigns(confi
               if max([c.updated_at, *(e.started_at for e in c.executions)]) > NOW.subtract(days=3)}
     assert moving and moving <= pulled <= moving | recent
     assert len(pulled) < len(first_run)
+    dormant = {c.campaign_id for c in sim.loadable() if c.state in ("completed", "failed")} - probed
+    assert dormant, "campaigns that ended before the windows were left unprobed"
+    drafts = {c.campaign_id for c in sim.campaigns.values() if c.authoring_status == "draft" and c.listed}
+    assert drafts and not drafts & probed, "drafts untouched inside the windows are left unprobed"
+
+    # recheck_days (7) after their pull the dormant ones are pulled whole: the listed deletion shows and goes
+    mark = len(sim.log)
+    with clock.offset(dt.timedelta(days=8)):
+        assert run_cli("run", "--warehouse", warehouse) == 3
+    loaded = fact(warehouse, "experiture")
+    assert loaded == sim.truth_fact_rows()
+    assert not {unlisted.campaign_id, listed.campaign_id} & {k[1] for k in loaded}
+    rechecked = {p.split("/")[-2] for _, _, p, _ in sim.log[mark:] if p.endswith("/metrics")}
+    assert dormant - {listed.campaign_id} <= rechecked
+    # --recheck probes every listed campaign, drafts included
+    mark = len(sim.log)
+    assert run_cli("run", "--recheck", "--warehouse", warehouse) == 3
+    assert drafts <= {p.split("/")[-2] for _, _, p, _ in sim.log[mark:] if p.endswith("/status")}
+    assert fact(warehouse, "experiture") == loaded
 
     # the deletions are reported, and the dim says so
-    assert sorted((e[0], e[2]) for e in errors(warehouse)) == sorted(
-        [(unlisted.campaign_id, 404), (listed.campaign_id, 404)])
+    assert {(e[0], e[2]) for e in errors(warehouse)} == {(unlisted.campaign_id, 404), (listed.campaign_id, 404)}
     statuses = dict(query(warehouse, "select campaign_id, status from analytics.dim_campaign "
                                      "where campaign_id in (?, ?)", [unlisted.campaign_id, listed.campaign_id]))
     assert statuses == {unlisted.campaign_id: "deleted", listed.campaign_id: "deleted"}
