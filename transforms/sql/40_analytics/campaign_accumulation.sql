@@ -32,7 +32,7 @@ as_of as (
 
 per_metric as (
     select provider, account_id, campaign_id, observed_date, conformed_metric,
-        case when any_value(aggregation) = 'sum' then sum(value)
+        case when any_value(aggregation) = 'sum' then sum(value::decimal(38, 6))::double
              when count(*) = 1 then any_value(value)
         end as value
     from as_of

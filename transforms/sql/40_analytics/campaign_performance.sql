@@ -4,12 +4,13 @@
 -- count such as clicks or delivered) is summed over the campaign's non-overlapping windows; any other metric
 -- (unique counts, rates, peaks, averages) is never summed: it is taken when the campaign has exactly one period
 -- (a lifetime figure, or a single window) and is NULL otherwise. Rates are recomputed from the counts.
+-- Sums are taken as DECIMAL(38, 6), so a total (revenue) does not depend on the order DuckDB adds its windows in.
 -- Counts are BIGINT (the dictionary's unit 'count'), revenue DOUBLE; status is the conformed status of the seed
 -- transforms/seeds/campaign_status (NULL for a provider status it does not list), provider_status the provider's.
 create or replace view analytics.campaign_performance as
 with per_metric as (
     select provider, account_id, campaign_id, conformed_metric,
-        case when any_value(aggregation) = 'sum' then sum(value)
+        case when any_value(aggregation) = 'sum' then sum(value::decimal(38, 6))::double
              when count(*) = 1 then any_value(value)
         end as value,
         any_value(currency) as currency,

@@ -21,7 +21,7 @@ with facts as (
 
 per_campaign as (
     select week_start, provider, account_id, campaign_id, conformed_metric,
-        case when any_value(aggregation) = 'sum' then sum(value)
+        case when any_value(aggregation) = 'sum' then sum(value::decimal(38, 6))::double
              when count(*) = 1 then any_value(value)
         end as value,
         any_value(aggregation) <> 'sum' and count(*) > 1 as not_summable
@@ -32,7 +32,7 @@ per_campaign as (
 
 per_metric as (
     select week_start, provider, conformed_metric,
-        case when not bool_or(not_summable) then sum(value) end as value
+        case when not bool_or(not_summable) then sum(value::decimal(38, 6))::double end as value
     from per_campaign
     group by all
 ),
