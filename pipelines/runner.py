@@ -543,8 +543,8 @@ class _CampaignIds:
 
     refresh: dict[str, list[str]]
     settled: dict[str, list[str]]
-    dormant: dict[str, list[str]]
-    dormant_due: dict[str, list[str]]
+    dormant: dict[str, dict[str, dt.datetime]]
+    dormant_due: dict[str, dict[str, dt.datetime]]
 
 
 def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings, *,
@@ -553,7 +553,7 @@ def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     and dormant ones a source that probes every campaign may leave out: the transforms decide them all, from the
     work file and the provider's raw store."""
     rule = spec.settling if settle else None
-    dormant: dict[str, dict[str, Any]] = {}
+    dormant: dict[str, dict[str, dt.datetime]] = {}
     with area.publishing(progress), area.connect() as con, stores.reading(con, [store]):
         refresh = refresh_candidates(con, spec.name)
         settled = settled_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
@@ -561,10 +561,11 @@ def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
                                     recheck_days=settings.recheck_days) if rule is not None else {}
         if rule is not None and rule.probes_all and windows:
             dormant = dormant_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
-                                        before=utc(windows[0].start).naive(), settle_days=settings.settle_days)
+                                        static_states=rule.static_states, before=utc(windows[0].start).naive(),
+                                        settle_days=settings.settle_days)
     due_before = now.naive() - dt.timedelta(days=settings.recheck_days)
-    recent = {a: sorted(c for c, newest in ids.items() if newest > due_before) for a, ids in dormant.items()}
-    due = {a: sorted(c for c, newest in ids.items() if newest <= due_before) for a, ids in dormant.items()}
+    recent = {a: {c: t for c, t in ids.items() if t > due_before} for a, ids in dormant.items()}
+    due = {a: {c: t for c, t in ids.items() if t <= due_before} for a, ids in dormant.items()}
     return _CampaignIds(refresh, settled, {a: c for a, c in recent.items() if c}, {a: c for a, c in due.items() if c})
 
 
@@ -588,8 +589,8 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     if ids.settled:
         settled += f" ({sum(map(len, ids.settled.values()))} settled campaign(s) not probed unless listed as changed)"
     if ids.dormant:
-        settled += (f" ({sum(map(len, ids.dormant.values()))} campaign(s) that ended before the windows not probed "
-                    "unless listed as changed)")
+        settled += (f" ({sum(map(len, ids.dormant.values()))} campaign(s) that ended before the windows, or drafts, "
+                    "not probed unless listed as changed)")
     progress(f"{name}: {mode} {len(windows)} window(s) {span_of(windows)}{settled}")
     widened = widening(windows, mode=mode, start=start, end=end, window_days=settings.window_days)
     if widened:

@@ -7,6 +7,8 @@ created by the transforms; this module only reads it, so "now" is the time of re
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 
 from transforms.relations import raw_tables
@@ -77,20 +79,23 @@ def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
 
 
 def dormant_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: tuple[str, ...], before: object,
-                      settle_days: int, since: str = "finished_at",
-                      endpoint: str | None = None) -> dict[str, dict[str, object]]:
-    """account_id -> {campaign id: its newest pull} for the campaigns that ended before ``before`` (the nightly's
-    first window): their status is one of ``states``, their ``since`` moment and ``started_at`` are both before
-    ``before``, and their newest pull was made at least ``settle_days`` after ``since``. A source that probes every
-    listed campaign skips the figures of such a campaign anyway once the probe shows it still final and outside the
-    windows; the runner lets it leave the probe out while that pull is recent (``ExtractPlan.dormant``). ``{}``
-    when ``states`` is empty or the policy is off."""
-    if not states or settle_days <= 0:
+                      settle_days: int, since: str = "finished_at", endpoint: str | None = None,
+                      static_states: tuple[str, ...] = ()) -> dict[str, dict[str, dt.datetime]]:
+    """account_id -> {campaign id: its newest pull} for the held campaigns that cannot move until the provider
+    shows a change: those that ended before ``before`` (the nightly's first window; status one of ``states``,
+    ``since`` moment and ``started_at`` both before ``before``, newest pull made at least ``settle_days`` after
+    ``since``), and those whose status is one of ``static_states`` (no execution at all: a draft). A source that
+    probes every listed campaign skips the figures of the first kind anyway once the probe shows it still final
+    and outside the windows; the runner lets it leave the probe out while that pull is recent
+    (``ExtractPlan.dormant``). ``{}`` when there are no states or the policy is off."""
+    if not (states or static_states) or settle_days <= 0:
         return {}
     if since not in ("finished_at", "started_at"):
         raise ValueError(f"dormant campaigns count from finished_at or started_at, not {since!r}")
     if f"{provider}_fetches" not in set(raw_tables(con)):
         return {}
+    ended = ", ".join("?" for _ in states) or "null"
+    static = ", ".join("?" for _ in static_states) or "null"
     rows = con.execute(f"""
         with pulls as (
             select account_id, campaign_id, max(fetched_at::timestamp) as newest
@@ -100,11 +105,13 @@ def dormant_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
         select d.account_id, d.campaign_id, p.newest
         from analytics.dim_campaign as d
         join pulls as p on p.account_id = d.account_id and p.campaign_id = d.campaign_id
-        where d.provider = ? and d.status in ({", ".join("?" for _ in states)}) and d.{since} is not null
-          and d.{since} < ?::timestamp and coalesce(d.started_at, d.{since}) < ?::timestamp
-          and p.newest >= d.{since} + to_days(?)
-        order by 1, 2""", [endpoint, endpoint, provider, *states, before, before, settle_days]).fetchall()
-    dormant: dict[str, dict[str, object]] = {}
+        where d.provider = ?
+          and ((d.status in ({ended}) and d.{since} < ?::timestamp
+                and coalesce(d.started_at, d.{since}) < ?::timestamp and p.newest >= d.{since} + to_days(?))
+               or d.status in ({static}))
+        order by 1, 2""", [endpoint, endpoint, provider, *states, before, before, settle_days,
+                           *static_states]).fetchall()
+    dormant: dict[str, dict[str, dt.datetime]] = {}
     for account_id, campaign_id, newest in rows:
         dormant.setdefault(str(account_id), {})[str(campaign_id)] = newest
     return dormant

@@ -118,6 +118,8 @@ class CampaignSettling:
         probes_all: the source probes every listed campaign, even one outside its windows, to see whether it moves
             again; then a campaign that ended before the nightly's windows goes unprobed while its newest pull is
             less than ``recheck_days`` old, and is pulled whole once it is older (``transforms.dormant_campaigns``).
+        static_states: ``dim_campaign.status`` values of a campaign with no execution at all (a draft), which a
+            source that probes every campaign treats the same way whatever its dates.
     """
 
     states: tuple[str, ...]
@@ -125,6 +127,7 @@ class CampaignSettling:
     endpoint: str | None = None
     figures: str = "payload"
     probes_all: bool = False
+    static_states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -120,11 +120,12 @@ class ExtractPlan:
             ``settled_since``.
         settle: the nightly's settle policy applies (``pipelines/ledger.py``): not a backfill, not ``--recheck``,
             ``settle_days`` above 0; a source may then leave out what its listing shows cannot have moved.
-        dormant: campaign ids per account that ended before the first window and were pulled whole after that,
-            less than ``recheck_days`` ago; a source that probes every listed campaign leaves them unprobed while
-            the listing shows them untouched inside the windows (``transforms.dormant_campaigns``).
-        dormant_due: the same, pulled ``recheck_days`` ago or longer: such a source pulls them whole (their re-check),
-            so the next nights may leave them out again.
+        dormant: per account, campaign id -> newest pull, for the campaigns that ended before the first window and
+            were pulled a settle period after that, or have no execution at all (a draft), pulled less than
+            ``recheck_days`` ago; a source that probes every listed campaign leaves them unprobed while the
+            listing shows no change since that pull (``transforms.dormant_campaigns``).
+        dormant_due: the same, pulled ``recheck_days`` ago or longer: such a source pulls them whole (their
+            re-check), so the next nights may leave them out again.
     """
 
     run_id: str
@@ -136,8 +137,8 @@ class ExtractPlan:
     settled: dict[str, list[str]] = field(default_factory=dict)
     settled_since: pendulum.DateTime | None = None
     settle: bool = False
-    dormant: dict[str, list[str]] = field(default_factory=dict)
-    dormant_due: dict[str, list[str]] = field(default_factory=dict)
+    dormant: dict[str, dict[str, dt.datetime]] = field(default_factory=dict)
+    dormant_due: dict[str, dict[str, dt.datetime]] = field(default_factory=dict)
 
 
 @dataclass

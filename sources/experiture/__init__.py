@@ -8,15 +8,16 @@ Campaigns the warehouse holds that the listing no longer shows (``plan.refresh``
 and empties their scope. A nightly does not probe a settled campaign (``plan.settled``: its last execution ended
 at least ``settle_days`` before its last two pulls, which agree, the newer made less than ``recheck_days`` ago)
 unless the listing shows it created or updated since ``plan.settled_since``; nor a dormant one (``plan.dormant``:
-it ended before the first window, its newest pull was made a settle period after that and less than
-``recheck_days`` ago) while the listing shows it untouched inside the windows; a dormant one whose newest pull is
-older (``plan.dormant_due``) is pulled whole, its re-check; nor a draft the listing shows untouched inside the
-windows. Figures are lifetime totals, so the
+it ended before the first window and its newest pull was made a settle period after that, or it never executed
+(``not_scheduled``), and that pull is less than ``recheck_days`` old) while the listing shows no change since that
+pull; a dormant one whose newest pull is older (``plan.dormant_due``) is pulled whole, its re-check; nor a draft
+never pulled that the listing shows untouched inside the windows. Figures are lifetime totals, so the
 newest pull replaces everything earlier pulls said.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from core.errors import ConfigError, EntityError
 from sources.common.parsing import as_object
 from sources.common.raw import RawBatch, RawWriter
 from sources.common.source import Extraction, extraction
-from sources.common.windows import Window, parse_time
+from sources.common.windows import Window, parse_time, utc
 from sources.experiture import settings as s
 from sources.experiture.client import ExperitureClient, Listing, grant
 from sources.experiture.spec import SPEC
@@ -104,8 +105,8 @@ def _extract(client: ExperitureClient, run: Extraction) -> Iterator[RawBatch]:
     candidates = list(listing.items) + sorted(set(known) - set(listing.items))
 
     settled = set(plan.settled.get(account, []))
-    dormant = set(plan.dormant.get(account, []))
-    due = set(plan.dormant_due.get(account, []))
+    dormant = plan.dormant.get(account, {})
+    due = plan.dormant_due.get(account, {})
     since = plan.settled_since
 
     def pull(cid: str) -> _Outcome:
@@ -115,16 +116,17 @@ def _extract(client: ExperitureClient, run: Extraction) -> Iterator[RawBatch]:
                 moment >= since for moment in list_times):
             report.add(settled=1)   # final, and two pulls since agree; the listing shows no change: not probed
             return _Outcome()
-        untouched = item is not None and not _in_windows(plan.windows, list_times)
-        if cid in dormant and untouched:
-            report.add(settled=1)   # ended before the windows, pulled recently, untouched since: not probed
+        if item is not None and cid in dormant and _unchanged_since(list_times, dormant[cid]):
+            report.add(settled=1)   # could not move since its recent pull, and the listing shows no change since
             return _Outcome()
-        if plan.settle and untouched and (item or {}).get("authoringStatus") == s.DRAFT:
+        draft = item is not None and item.get("authoringStatus") == s.DRAFT
+        if plan.settle and draft and not _in_windows(plan.windows, list_times):
             # ASSUMPTION: a draft is not scheduled and has no execution until it is published, which the listing
             # shows (authoringStatus, updatedAt); a nightly leaves it unprobed meanwhile, --recheck probes it
             report.add(settled=1)
             return _Outcome()
-        return _pull_campaign(client, writer, plan.windows, cid, item, whole=cid in due and untouched)
+        whole = item is not None and cid in due and _unchanged_since(list_times, due[cid])
+        return _pull_campaign(client, writer, plan.windows, cid, item, whole=whole)
 
     pulled: list[list[pendulum.DateTime]] = []
     for outcome in run.http.map(pull, candidates):
@@ -184,6 +186,15 @@ def _pull_campaign(client: ExperitureClient, writer: RawWriter, windows: list[Wi
     fetch.add("summaries", summary)
     fetch.add("metrics", metrics)
     return _Outcome(list(fetch.rows()), times)
+
+
+def _unchanged_since(list_times: list[pendulum.DateTime], pulled_at: dt.datetime) -> bool:
+    """Whether the listing's times (created, updated) are all before the pull made at ``pulled_at`` (naive UTC,
+    as the fetch log keeps it), with a margin for the two clocks; no readable time counts as a change."""
+    if not list_times:
+        return False
+    before = utc(pulled_at) - dt.timedelta(seconds=s.PULL_CLOCK_MARGIN_SECONDS)
+    return all(moment < before for moment in list_times)
 
 
 def _times(*values: Any) -> list[pendulum.DateTime]:

@@ -24,6 +24,8 @@ MAX_PAGES = 10_000
 # DOC execution states; counts still move until completed/failed.
 FINAL_STATES = frozenset({"completed", "failed"})
 DRAFT = "draft"   # DOC: authoringStatus draft or published
+# how much earlier than the loader's fetch time a listed updatedAt must be to count as seen by that fetch
+PULL_CLOCK_MARGIN_SECONDS = 3600
 ACTIVE_STATES = frozenset({"scheduled", "pending_or_overdue", "running"})
 # States whose counts no longer move (a draft that was never scheduled has none).
 SETTLED_STATES = FINAL_STATES | {"not_scheduled"}

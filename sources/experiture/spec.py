@@ -37,7 +37,8 @@ SPEC = ProviderSpec(
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
     # every listed campaign is probed each run (/status); its figures stop once its last execution ended
-    settling=CampaignSettling(states=tuple(sorted(s.FINAL_STATES)), endpoint="campaign", probes_all=True),
+    settling=CampaignSettling(states=tuple(sorted(s.FINAL_STATES)), endpoint="campaign", probes_all=True,
+                              static_states=("not_scheduled",)),
     # one campaign of the listing (scope campaigns:read): the cheapest authenticated request
     probe=Probe(path=s.CAMPAIGNS, params={"limit": 1, "offset": 0, **s.LIST_SORT}, accept=_listing),
 )
