@@ -557,7 +557,8 @@ def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
     with area.publishing(progress), area.connect() as con, stores.reading(con, [store]):
         refresh = refresh_candidates(con, spec.name)
         settled = settled_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,
-                                    figures=rule.figures, now=now.naive(), settle_days=settings.settle_days,
+                                    figures=rule.figures, tables=rule.tables, now=now.naive(),
+                                    settle_days=settings.settle_days,
                                     recheck_days=settings.recheck_days) if rule is not None else {}
         if rule is not None and rule.probes_all and windows:
             dormant = dormant_campaigns(con, spec.name, states=rule.states, since=rule.since, endpoint=rule.endpoint,

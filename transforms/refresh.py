@@ -31,19 +31,21 @@ def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[st
 
 def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: tuple[str, ...], now: object,
                       settle_days: int, recheck_days: int, since: str = "finished_at", endpoint: str | None = None,
-                      figures: str = "payload") -> dict[str, list[str]]:
+                      figures: str = "payload",
+                      tables: tuple[str, ...] = ("metrics", "summaries")) -> dict[str, list[str]]:
     """account_id -> the campaigns a nightly may leave unpulled: their status is one of ``states``, their last two
     pulls were both made at least ``settle_days`` after their ``since`` moment (``dim_campaign`` column) and found
-    the same ``figures`` (SQL over a raw record's ``payload``), and the newer is less than ``recheck_days`` old
+    the same ``figures`` (SQL over a raw record's ``payload``, in the raw ``tables`` of the provider), and the
+    newer is less than ``recheck_days`` old
     (the campaign twin of the window settle policy in ``pipelines/ledger.py``; ``sources.common.provider.
     CampaignSettling`` says it per provider); ``{}`` when ``states`` is empty or the policy is off."""
     if not states or settle_days <= 0:
         return {}
     if since not in ("finished_at", "started_at"):
         raise ValueError(f"settled campaigns count from finished_at or started_at, not {since!r}")
-    tables = set(raw_tables(con))
-    held = [t for t in (f"{provider}_metrics", f"{provider}_summaries") if t in tables]
-    if f"{provider}_fetches" not in tables or not held:
+    present = set(raw_tables(con))
+    held = [f"{provider}_{t}" for t in tables if f"{provider}_{t}" in present]
+    if f"{provider}_fetches" not in present or not held:
         return {}
     records = " union all ".join(f'select fetch_id, {figures} as figures from raw."{t}"' for t in held)
     rows = con.execute(f"""

@@ -115,6 +115,7 @@ class CampaignSettling:
         figures: SQL over a raw record's ``payload`` (and ``fetch_id``): what two pulls compare. It leaves out
             what changes without the figures changing (a refresh time, how a poll went); a pull whose figures
             cannot be trusted (a stale answer) yields its ``fetch_id``, so it agrees with no other pull.
+        tables: the raw tables (without the provider prefix) whose records ``figures`` reads.
         probes_all: the source probes every listed campaign, even one outside its windows, to see whether it moves
             again; then a campaign that ended before the nightly's windows goes unprobed while its newest pull is
             less than ``recheck_days`` old, and is pulled whole once it is older (``transforms.dormant_campaigns``).
@@ -126,6 +127,7 @@ class CampaignSettling:
     since: str = "finished_at"
     endpoint: str | None = None
     figures: str = "payload"
+    tables: tuple[str, ...] = ("metrics", "summaries")
     probes_all: bool = False
     static_states: tuple[str, ...] = ()
 

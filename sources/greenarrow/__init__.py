@@ -3,7 +3,9 @@
 Per mailing list and grid window: the campaigns started in the window; then per campaign its details
 (``stat_summary``, ``content_stats``, ``automatic_winner_selection``) and every page of ``link_stats``.
 Campaign figures are lifetime totals, so each campaign is one replacement scope for its details and one for its
-links: the newest complete pull of a campaign replaces everything earlier pulls said about it.
+links: the newest complete pull of a campaign replaces everything earlier pulls said about it. A nightly leaves out
+a listed campaign that settled (``plan.settled``: it finished a settle period before its last two pulls, which
+agree on its details, the newer less than ``recheck_days`` old) while the listing still shows it finished.
 
 The extraction streams: every (list, window) listing is read concurrently, then the campaigns are pulled window
 by window through the shared HTTP client's bounded pool, and a window is closed (its rows all yielded, so the
@@ -96,6 +98,7 @@ def greenarrow_rows(run: Extraction, *, mailing_list_ids: list[str] | None = Non
             return exc
 
     seen: set[tuple[str, str]] = set()
+    settled = {(list_id, str(cid)) for list_id, ids in plan.settled.items() for cid in ids}
     for (state, list_id), answer in zip(listings, run.http.map(listing, listings), strict=True):
         window = state.window
         if isinstance(answer, EntityError):
@@ -112,6 +115,9 @@ def greenarrow_rows(run: Extraction, *, mailing_list_ids: list[str] | None = Non
             fetch.add("list_campaigns", item, campaign_id=cid)
             if (list_id, cid) not in seen:  # a campaign is pulled once, for the first window that lists it
                 seen.add((list_id, cid))
+                if (list_id, cid) in settled and _dispatch_state(item) in s.FINAL_STATES:
+                    run.report.add(settled=1)   # its figures stopped moving, and it still shows finished
+                    continue
                 state.campaigns[(list_id, cid)] = False
         state.listed.append(list_id)
         yield from fetch.rows()
@@ -138,6 +144,11 @@ def greenarrow_rows(run: Extraction, *, mailing_list_ids: list[str] | None = Non
             closed += 1
     for state in states[closed:]:
         _close(run, state, list_ids)
+
+
+def _dispatch_state(item: dict[str, Any]) -> str | None:
+    dispatch = item.get("dispatch")
+    return dispatch.get("state") if isinstance(dispatch, dict) else None
 
 
 def _close(run: Extraction, state: _WindowState, list_ids: list[str]) -> None:

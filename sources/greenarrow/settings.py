@@ -20,5 +20,7 @@ RETRY_CODES = frozenset({"internal_error"})
 BUG_CODES = frozenset({"requested_too_many"})
 SECRET_ENV = "SOURCES__GREENARROW__API_KEY"
 DEFAULT_WINDOW_DAYS = 7
+# DOC dispatch states after which a campaign sends no more (its opens and clicks may still move for days)
+FINAL_STATES = ("cancelled", "failed", "finished")
 # ASSUMPTION (contract notes): no published limit; stay at <= 4 concurrent requests.
 DEFAULT_POLICY = HttpPolicy(max_concurrency=4)

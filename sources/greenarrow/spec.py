@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.common.provider import ConfigKey, Probe, ProviderSpec
+from sources.common.provider import CampaignSettling, ConfigKey, Probe, ProviderSpec
 from sources.greenarrow import settings as s
 from sources.greenarrow.client import auth_headers
 
@@ -20,5 +20,8 @@ SPEC = ProviderSpec(
     default_window_days=s.DEFAULT_WINDOW_DAYS,
     default_policy=s.DEFAULT_POLICY,
     # the mailing lists (one small answer, no dates): the cheapest authenticated request of Studio
+    # a campaign listed in a window still due whose last two pulls, a settle period after it finished, agree on its
+    # details is not pulled again while the listing still shows it finished (transforms.settled_campaigns)
+    settling=CampaignSettling(states=s.FINAL_STATES, endpoint="campaign", tables=("campaigns",)),
     probe=Probe(path=s.MAILING_LISTS),
 )
