@@ -14,12 +14,17 @@ import duckdb
 from transforms.relations import raw_tables
 
 
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the relation exists (before the first transform it does not; raw may be landed without one).
+    Asked first rather than caught: a missing relation would make DuckDB look for a Python object of that name."""
+    row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                      [schema, name]).fetchone()
+    return bool(row and row[0])
+
+
 def refresh_candidates(con: duckdb.DuckDBPyConnection, provider: str) -> dict[str, list[str]]:
     """account_id -> the ids of ``provider``'s campaigns to pull again, sorted; ``{}`` before the first transform."""
-    # asked first rather than caught: a missing relation would make DuckDB look for a Python object of that name
-    exists = con.execute("""select count(*) from information_schema.tables
-                            where table_schema = 'staging' and table_name = 'refresh_candidates'""").fetchone()
-    if not exists or not exists[0]:
+    if not _exists(con, "staging", "refresh_candidates"):
         return {}
     rows = con.execute("""select account_id, campaign_id from staging.refresh_candidates
                           where provider = ? order by account_id, campaign_id""", [provider]).fetchall()
@@ -45,7 +50,7 @@ def settled_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
         raise ValueError(f"settled campaigns count from finished_at or started_at, not {since!r}")
     present = set(raw_tables(con))
     held = [f"{provider}_{t}" for t in tables if f"{provider}_{t}" in present]
-    if f"{provider}_fetches" not in present or not held:
+    if f"{provider}_fetches" not in present or not held or not _exists(con, "analytics", "dim_campaign"):
         return {}
     records = " union all ".join(f'select fetch_id, {figures} as figures from raw."{t}"' for t in held)
     rows = con.execute(f"""
@@ -94,7 +99,7 @@ def dormant_campaigns(con: duckdb.DuckDBPyConnection, provider: str, *, states: 
         return {}
     if since not in ("finished_at", "started_at"):
         raise ValueError(f"dormant campaigns count from finished_at or started_at, not {since!r}")
-    if f"{provider}_fetches" not in set(raw_tables(con)):
+    if f"{provider}_fetches" not in set(raw_tables(con)) or not _exists(con, "analytics", "dim_campaign"):
         return {}
     ended = ", ".join("?" for _ in states) or "null"
     static = ", ".join("?" for _ in static_states) or "null"
