@@ -156,6 +156,25 @@ def test_a_damaged_work_file_is_rebuilt_from_the_published_warehouse(damage: str
     assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_raw_store_is_set_aside_and_pulled_again(damage: str, greenarrow, tmp_path: Path) -> None:
+    sim, env = greenarrow
+    warehouse = tmp_path / "w.duckdb"
+    assert cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env).returncode == 0
+    stores = tmp_path / ".w.duckdb.etl" / "stores"
+    store = stores / "greenarrow.duckdb"
+    content = store.read_bytes()
+    store.write_bytes({"truncated": content[: len(content) // 3], "garbage": b"not a database\n" * 100}[damage])
+    sim.grow()
+    result = cli("run", "--warehouse", warehouse, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stderr.splitlines() if "was damaged" in line]
+    assert len(notices) == 1 and "its windows are pulled again" in notices[0], result.stderr
+    assert [p.name for p in stores.glob("greenarrow.duckdb.damaged-*")], "the damaged store is kept aside"
+    assert fact(warehouse, "greenarrow") == sim.truth_fact_rows()
+    assert_ledger_agrees_with_raw(warehouse)
+
+
 def test_a_seeding_killed_half_way_leaves_no_truncated_work_file(greenarrow, tmp_path: Path) -> None:
     sim, env = greenarrow
     warehouse = tmp_path / "w.duckdb"
