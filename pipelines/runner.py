@@ -201,8 +201,10 @@ def _land(area: WorkArea, chosen: list[tuple[ProviderSpec, ProviderSettings]], o
     """Prepare the work area, then load the providers side by side; a stop request is logged and raised."""
     with area.publishing(progress):
         area.prepare(progress)
+    past = estimate.history(area.published)  # once for the run, not once per provider: each opening costs
     try:
-        _load_side_by_side(area, chosen, outcomes, side_by_side, run_id=run_id, progress=progress, **run)
+        _load_side_by_side(area, chosen, outcomes, side_by_side, run_id=run_id, progress=progress, past=past,
+                           **run)
         interrupt.check()
     except interrupt.Interrupted as stop:
         with area.publishing(progress):
@@ -572,8 +574,10 @@ def _campaign_ids(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
 
 def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, settings: ProviderSettings,
                   outcome: ProviderOutcome, *, mode: Mode, start: dt.date | None, end: dt.date | None,
-                  now: pendulum.DateTime, run_id: str, progress: Progress, recheck: bool = False) -> None:
-    """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only."""
+                  now: pendulum.DateTime, run_id: str, progress: Progress, past: dict[str, estimate.History],
+                  recheck: bool = False) -> None:
+    """Pull, land and record one provider's windows into ``outcome``; a failure stops this provider only.
+    ``past`` is what the published warehouse says of each provider's last runs (for the progress estimate)."""
     name = spec.name
     try:
         with store.connect() as con:
@@ -612,7 +616,7 @@ def _run_provider(area: WorkArea, store: ProviderStore, spec: ProviderSpec, sett
             http.limiter.seed(store.sent_at())
         progress.provider_started(name, http.stats, settings.policy, windows=len(windows),
                                   estimate=estimate.estimate(len(windows), settings.policy,
-                                                             estimate.history(area.published).get(name)))
+                                                             past.get(name)))
         run = Extraction(http, plan, report, RawWriter(name, plan, report))
         pipeline = _recovered_pipeline(area, store, progress)
         loads = arrow_chunks(provider_rows(spec, settings, run), settings.max_records_per_load,
