@@ -10,7 +10,8 @@ over) and into a fresh warehouse:
 3. side by side: every provider at once (the default).
 
 Printed: the wall time of each, the per-provider seconds, and the ratios side by side / slowest alone and
-side by side / serial sum. Figures of one run, never assertions.
+side by side / serial sum, and for each run Insider's seconds against the bound its limit sets,
+``(ceil(requests / 30) - 1) x period``. Figures of one run, never assertions.
 
     .venv/bin/python bench/side_by_side.py [--days 60] [--insider-campaigns 40] [--period 60]
 
@@ -20,6 +21,7 @@ side by side / serial sum. Figures of one run, never assertions.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -36,6 +38,8 @@ from pipelines.progress import Progress  # noqa: E402
 from pipelines.runner import RunResult, load  # noqa: E402
 from simulators.base import SimServer  # noqa: E402
 from simulators.insider import InsiderSim  # noqa: E402
+
+INSIDER_LIMIT = 30  # requests per period: Insider's published limit
 
 
 def backfill(now: pendulum.DateTime, days: int, folder: Path, period: float, insider_campaigns: int, *,
@@ -97,6 +101,17 @@ def main() -> int:
     print(f"\nserial sum of providers {serial_sum:.1f} s (serial run wall {runs['serial'][0]:.1f} s); "
           f"{slowest} alone {alone:.1f} s; side by side {wall:.1f} s")
     print(f"side by side / slowest alone: {wall / alone:.2f}x; side by side / serial sum: {wall / serial_sum:.2f}x")
+    for label, (_, result) in runs.items():  # Insider against its physical limit (30 requests per period)
+        insider = next((o for o in result.outcomes if o.provider == "insider"), None)
+        if insider is None or insider.finished_at is None:
+            continue
+        sent = int(insider.stats.get("requests", 0))
+        bound = (math.ceil(sent / INSIDER_LIMIT) - 1) * args.period
+        spent = (insider.finished_at - insider.started_at).total_seconds()
+        ratio = f"{spent / bound:.2f}x" if bound > 0 else "n/a (one period's budget)"
+        print(f"insider {label}: {sent} requests in {spent:.1f} s; its limit's bound "
+              f"(ceil({sent} / {INSIDER_LIMIT}) - 1) x {args.period:g} s = {bound:.0f} s; {ratio} "
+              f"(target: at most 1.1x)")
     return 0
 
 
