@@ -158,53 +158,49 @@ class ProviderStore:
                 con.close()
 
     def prepare(self, notice: Callable[[str], None]) -> None:
-        """Make sure the store opens and has its ledger tables, and that its ledger reads back. A store DuckDB
-        cannot open or read (truncated, not a DuckDB file) is moved aside with a one-line notice and started
-        afresh: the provider's windows are then pulled again from its start date (raw history lives only here)."""
+        """Make sure the store opens, its ledger reads back, and it has its ledger tables. A store DuckDB cannot
+        open or read (truncated, not a DuckDB file) is moved aside with a one-line notice and started afresh:
+        the provider's windows are then pulled again from its start date (raw history lives only here)."""
         with self.access():
-            con, problem = self._open()
-            if con is None:
+            problem = self._damage()
+            if problem is not None:
                 aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
                 os.replace(self.path, aside)
                 with contextlib.suppress(FileNotFoundError):
                     self.path.with_name(self.path.name + ".wal").unlink()
                 notice(f"{self.provider}: the raw store {self.path} was damaged ({problem}); moved aside to "
                        f"{aside.name}, and its windows are pulled again")
-                con, problem = self._open()
-            if con is None:
+                problem = self._damage()
+            if problem is not None:
                 raise StoreError(f"cannot open the raw store {self.path} ({problem}).")
-            con.close()
 
-    def _open(self) -> tuple[duckdb.DuckDBPyConnection | None, str | None]:
-        """A connection to the store (created when missing) with its ledger tables, else None and why DuckDB
-        cannot open or read it. The ledger rows it has are read back once: DuckDB opens a truncated file and
-        fails only on reading what is gone. Writing the tables is not part of the test (a full disk is not a
-        damaged store)."""
+    def _damage(self) -> str | None:
+        """Open the store (created when missing) and add its ledger tables: None, or why DuckDB cannot open or
+        read it. The ledger rows it has are read back once, since DuckDB opens a truncated file and fails only
+        on reading what is gone; writing the tables is not part of the test (a full disk is not damage)."""
         if self.path.exists() and self.path.stat().st_size == 0:
-            return None, "it is empty"
+            return "it is empty"
         try:
             con = duckdb.connect(str(self.path), config=self.duckdb_config)
         except duckdb.Error as exc:
             if is_lock_conflict(exc):
                 raise StoreError(f"the raw store {self.path} is held by another process "
                                  f"({first_line(exc)}).") from None
-            return None, first_line(exc)
+            return first_line(exc)
         try:
-            con.execute("set TimeZone = 'UTC'")
-            have = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'etl' "
-                                              "and database_name = current_database()").fetchall()}
-            for table in LEDGER_TABLES:
-                if table in have:
-                    con.execute(f"select * from etl.{table}").fetchall()
-        except duckdb.Error as exc:
-            con.close()
-            return None, first_line(exc)
-        try:
+            try:
+                con.execute("set TimeZone = 'UTC'")
+                have = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'etl' "
+                                                  "and database_name = current_database()").fetchall()}
+                for table in LEDGER_TABLES:
+                    if table in have:
+                        con.execute(f"select * from etl.{table}").fetchall()
+            except duckdb.Error as exc:
+                return first_line(exc)
             con.execute(LEDGER_DDL)
-        except BaseException:
+            return None
+        finally:
             con.close()
-            raise
-        return con, None
 
 
 def _alias(store: ProviderStore) -> str:
