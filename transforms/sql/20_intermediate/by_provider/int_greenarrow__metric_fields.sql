@@ -48,11 +48,15 @@ summaries as (
         slice_summary is not null as block_sent,
         has_started
     from (
-        select c.account_id, c.campaign_id, c.scope_key, c.observed_at, c.has_started, s.key as slice_key,
-            json_extract_string(s.value, '$.content.id') as content_id,
-            json_extract(s.value, '$.stat_summary') as slice_summary
-        from campaigns as c, json_each(c.content_stats) as s
-        where json_type(c.content_stats) = 'ARRAY'
+        select account_id, campaign_id, scope_key, observed_at, has_started, cast(slice_index as varchar) as slice_key,
+            json_extract_string(slice, '$.content.id') as content_id,
+            json_extract(slice, '$.stat_summary') as slice_summary
+        from (
+            select *, unnest(slices) as slice, unnest(range(len(slices))) as slice_index
+            from (select *, json_transform(content_stats, '["JSON"]') as slices
+                  from campaigns
+                  where json_type(content_stats) = 'ARRAY')
+        )
     )
 ),
 
@@ -69,9 +73,8 @@ summary_fields as (
         f.key as metric,
         f.value as v,
         greenarrow__summary_kind(f.key) as kind
-    from blocks as s, json_each(s.summary) as f
-    where s.summary_type = 'OBJECT'
-      and f.key <> 'bounces_unique_by_code'
+    from (select *, unnest(etl__members(summary)) as f from blocks where summary_type = 'OBJECT') as s
+    where f.key <> 'bounces_unique_by_code'
 ),
 
 bounce_codes as (
@@ -84,8 +87,7 @@ bounce_codes as (
         'bounces_unique' as metric,
         c.value as v,
         'count' as kind
-    from blocks as s, json_each(s.bounces) as c
-    where s.bounces_type = 'OBJECT'
+    from (select *, unnest(etl__members(bounces)) as c from blocks where bounces_type = 'OBJECT') as s
 ),
 
 link_fields as (
@@ -97,8 +99,7 @@ link_fields as (
         f.key as metric,
         f.value as v,
         greenarrow__link_kind(f.key) as kind
-    from links as l, json_each(l.payload) as f
-    where json_type(l.payload) = 'OBJECT'
+    from (select *, unnest(etl__members(payload)) as f from links where json_type(payload) = 'OBJECT') as l
 ),
 
 candidates as (
