@@ -17,8 +17,8 @@ counters as (
         etl__snake(c.key) as metric,
         c.value as v,
         'count' as kind
-    from source as s, json_each(s.payload -> '$.counts') as c
-    where json_type(s.payload -> '$.counts') = 'OBJECT'
+    from (select *, unnest(etl__members(payload -> '$.counts')) as c
+          from source where json_type(payload -> '$.counts') = 'OBJECT') as s
 ),
 
 missing_blocks as (

@@ -17,8 +17,7 @@ candidates as (
         f.key as field,
         f.value as v,
         shoplive__stats_kind(f.key) as kind
-    from source as s, json_each(s.payload) as f
-    where json_type(s.payload) = 'OBJECT'
+    from (select *, unnest(etl__members(payload)) as f from source where json_type(payload) = 'OBJECT') as s
 ),
 
 final as (
