@@ -15,6 +15,7 @@ and every socket read is cut into slices of ``interrupt.SLICE_SECONDS``, so a st
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import email.utils
 import itertools
@@ -606,7 +607,7 @@ class HttpClient:
                     self._log_attempt(method, path, f"HTTP {response.status_code}", started, attempt)
             if response is not None:
                 status = response.status_code
-                text = body.decode(response.encoding or "utf-8", errors="replace")
+                text = body.decode(_charset(response.headers), errors="replace")
                 throttled = status == 429 or (self._is_throttle is not None and self._is_throttle(status, text))
                 if throttled:
                     self.stats.add(throttled=1)
@@ -809,6 +810,20 @@ def _transport_failure(exc: BaseException) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection dropped"
     return "network error"
+
+
+def _charset(headers: httpx.Headers) -> str:
+    """The ``charset`` of the answer's ``Content-Type`` when Python knows it, else UTF-8 (what httpx's
+    ``Response.encoding`` answers too, at a fraction of its cost: it parses the header as an e-mail message)."""
+    for param in headers.get("Content-Type", "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            value = value.strip().strip("'\"")
+            try:
+                return codecs.lookup(value).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def _content_length(headers: httpx.Headers) -> int | None:

@@ -221,7 +221,7 @@ def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
     for name in names:
         values = [row.get(name) for row in rows]
         if name in _JSON:
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+            values = [None if v is None else orjson.dumps(v) for v in values]   # UTF-8 bytes, as Arrow keeps strings
         columns[name] = pa.array(values, type=_ARROW_TYPES.get(name, pa.string()))
     return pa.table(columns)
 

@@ -125,6 +125,19 @@ def test_non_retryable_status_is_returned_once() -> None:
     assert response.status == 404 and len(seen) == 1
 
 
+@pytest.mark.parametrize(("content_type", "text"), [
+    ("text/plain; charset=ISO-8859-1", "caf\u00e9"),            # the declared charset
+    ("text/plain; Charset=\"latin-1\"", "caf\u00e9"),           # any case, quoted
+    ("text/plain", "caf\ufffd"),                                  # none declared: UTF-8
+    ("text/plain; charset=no-such-charset", "caf\ufffd"),         # one Python does not know: UTF-8
+])
+def test_an_answer_is_decoded_by_its_declared_charset_else_as_utf8(content_type: str, text: str) -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(400, content="caf\u00e9".encode("latin-1"),
+                                       headers={"Content-Type": content_type}))
+    assert client(transport).get("/x").text == text
+
+
 def test_extra_retry_retries_a_status_a_limited_number_of_times() -> None:
     transport, seen = scripted(424, 424, 424)
     response = client(transport, extra_retry={424: 2}).post("/m", json={"campaign_id": "1"})
