@@ -1,9 +1,9 @@
 -- materialize: macro
 -- grain: none (macros). How every provider's values become numbers, units, currencies or quarantine reasons;
 -- used by transforms/sql/20_intermediate/int_metric_values.sql and nothing else, so the rule is written and
--- applied once (etl__members, a JSON helper, is read by the field models too). sources/common/parsing.py is the
--- Python twin and tests/common/test_parsing.py runs both over one table of cases. Macros are bound when created,
--- so each is defined after those it calls.
+-- applied once (etl__members and etl__elements, JSON helpers, are read by the field models too).
+-- sources/common/parsing.py is the Python twin and tests/common/test_parsing.py runs both over one table of cases.
+-- Macros are bound when created, so each is defined after those it calls.
 --
 -- v is a JSON value as stored in raw (sources/common/raw.py storable(): an integer beyond 64 bits arrives as its
 -- decimal string, NaN / Infinity / -Infinity as those strings). A field's kind says how to read it:
@@ -52,6 +52,11 @@ create or replace macro etl__text(v) as
 create or replace macro etl__members(obj) as
     list_transform(map_entries(json_transform(obj, '"MAP(VARCHAR, JSON)"')),
                    lambda e: {'key': e.key, 'value': coalesce(e.value, json('null'))});
+
+-- The elements of JSON array arr the same way: key the element's index as text (0, 1, ...), as json_each says it.
+create or replace macro etl__elements(arr) as
+    list_transform(json_transform(arr, '["JSON"]'),
+                   lambda e, i: {'key': cast(i - 1 as varchar), 'value': coalesce(e, json('null'))});
 
 -- The rule proper works on a value v with its JSON type t = json_type(v) and its text s = etl__text(v), which a
 -- model computes once per row (etl__typed_*): every JSON function keeps a vector of parsed documents per call

@@ -48,15 +48,11 @@ summaries as (
         slice_summary is not null as block_sent,
         has_started
     from (
-        select account_id, campaign_id, scope_key, observed_at, has_started, cast(slice_index as varchar) as slice_key,
-            json_extract_string(slice, '$.content.id') as content_id,
-            json_extract(slice, '$.stat_summary') as slice_summary
-        from (
-            select *, unnest(slices) as slice, unnest(range(len(slices))) as slice_index
-            from (select *, json_transform(content_stats, '["JSON"]') as slices
-                  from campaigns
-                  where json_type(content_stats) = 'ARRAY')
-        )
+        select account_id, campaign_id, scope_key, observed_at, has_started, s.key as slice_key,
+            json_extract_string(s.value, '$.content.id') as content_id,
+            json_extract(s.value, '$.stat_summary') as slice_summary
+        from (select *, unnest(etl__elements(content_stats)) as s from campaigns
+              where json_type(content_stats) = 'ARRAY')
     )
 ),
 
