@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pendulum
 import pytest
+from helpers import cli
 
 from simulators.base import SimApp, SimServer
 
@@ -28,6 +30,17 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
     monkeypatch.setenv("CAMPAIGN_ETL_QUIET", "1")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``campaign-etl demo`` run once for the whole session, as a user runs it (a child process in the warehouse's
+    folder): the warehouse and what the command printed. Modules read it through ``demo_copy``."""
+    folder = tmp_path_factory.mktemp("demo-built")
+    warehouse = folder / "demo.duckdb"
+    result = cli("demo", "--warehouse", str(warehouse), cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return warehouse, result
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,13 @@ def unavailable(reason: str, remedy: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; {remedy}", pytrace=False)
     pytest.skip(reason)
+
+
+def demo_copy(built: tuple[Path, subprocess.CompletedProcess[str]], tmp_path_factory: pytest.TempPathFactory,
+              name: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A copy of the session's demo folder (published warehouse, work area and raw stores, report) for one module:
+    what a module does to its warehouse (another run, a rebuild) no other module sees."""
+    warehouse, result = built
+    folder = tmp_path_factory.mktemp(name)
+    shutil.copytree(warehouse.parent, folder, dirs_exist_ok=True)
+    return folder / warehouse.name, result

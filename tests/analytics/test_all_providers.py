@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import query
+from helpers import demo_copy, query
 
 from core.providers import PROVIDER_NAMES
 from pipelines import stores
@@ -25,20 +26,9 @@ PROVIDERS = set(PROVIDER_NAMES)
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import os
-
-    from pipelines.cli import main
-
-    folder = tmp_path_factory.mktemp("demo")
-    saved = os.getcwd()
-    os.chdir(folder)
-    try:
-        os.environ["CAMPAIGN_ETL_QUIET"] = "1"
-        assert main(["demo", "--warehouse", str(folder / "demo.duckdb")]) == 0
-    finally:
-        os.chdir(saved)
-    return folder / "demo.duckdb"
+def demo_warehouse(built_demo: tuple[Path, subprocess.CompletedProcess[str]],
+                   tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_copy(built_demo, tmp_path_factory, "demo")[0]
 
 
 def test_demo_loads_all_five_providers(demo_warehouse: Path) -> None:

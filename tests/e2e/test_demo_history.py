@@ -12,7 +12,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from helpers import cli, query
+from helpers import cli, demo_copy, query
 
 from core.providers import PROVIDER_NAMES
 from pipelines.demo import DEMO_NIGHTS, worst_exit_code
@@ -24,12 +24,9 @@ KEY = ("provider", "account_id", "campaign_id", "breakdown_type", "breakdown_val
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    folder = tmp_path_factory.mktemp("demo-history")
-    warehouse = folder / "demo.duckdb"
-    result = cli("demo", "--warehouse", str(warehouse), cwd=folder)
-    assert result.returncode == 0, result.stderr
-    return warehouse, result
+def demo(built_demo: tuple[Path, subprocess.CompletedProcess[str]],
+         tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    return demo_copy(built_demo, tmp_path_factory, "demo-history")
 
 
 def test_the_demo_says_which_day_it_loads_and_how_the_history_was_built(demo: tuple[Path, Any]) -> None:

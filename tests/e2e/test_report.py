@@ -19,7 +19,7 @@ from typing import Any, ClassVar, NoReturn
 
 import pendulum
 import pytest
-from helpers import cli, one_sentence, query, unavailable
+from helpers import cli, demo_copy, one_sentence, query, unavailable
 
 from pipelines import html_report
 from pipelines.html_report import ReportData, render, write_report
@@ -38,13 +38,10 @@ CAMPAIGN_COUNTS = ("sent", "delivered", "clicks_unique", "clicks_total", "conver
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse of the five simulators, built once for the module by ``campaign-etl demo``."""
-    folder = tmp_path_factory.mktemp("demo")
-    warehouse = folder / "demo.duckdb"
-    result = cli("demo", "--warehouse", str(warehouse), cwd=folder, env={"CAMPAIGN_ETL_QUIET": "1"})
-    assert result.returncode == 0, result.stderr
-    return warehouse
+def demo_warehouse(built_demo: tuple[Path, subprocess.CompletedProcess[str]],
+                   tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse of the five simulators, built by ``campaign-etl demo`` (the session's, copied for the module)."""
+    return demo_copy(built_demo, tmp_path_factory, "demo")[0]
 
 
 @pytest.fixture(scope="module")

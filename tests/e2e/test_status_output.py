@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pendulum
 import pytest
-from helpers import cli, query
+from helpers import cli, demo_copy, query
 
 from simulators.base import Faults, SimApp, SimServer
 from simulators.experiture import ExperitureSim
@@ -52,12 +52,9 @@ def timestamp_cells(row: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    folder = tmp_path_factory.mktemp("demo")
-    warehouse = folder / "demo.duckdb"
-    result = cli("demo", "--warehouse", str(warehouse), cwd=folder)
-    assert result.returncode == 0, result.stderr
-    return warehouse, result
+def demo(built_demo: tuple[Path, subprocess.CompletedProcess[str]],
+         tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    return demo_copy(built_demo, tmp_path_factory, "demo")
 
 
 def test_status_after_the_demo_fits_120_columns_to_the_second(demo: tuple[Path, Any]) -> None:
