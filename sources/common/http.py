@@ -23,6 +23,7 @@ import json as jsonlib
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 import zlib
@@ -416,10 +417,11 @@ class DeadlineTransport(httpx.HTTPTransport):
     transport (``HttpClient`` still checks the deadline between body chunks there).
     """
 
-    def __init__(self, *, limits: httpx.Limits, verify: bool = True, trust_env: bool = True) -> None:
+    def __init__(self, *, limits: httpx.Limits, verify: bool = True, trust_env: bool = True,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         # BaseTransport has no state of its own: HTTPTransport's methods only use ``_pool``.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=trust_env),
+            ssl_context=ssl_context or httpx.create_ssl_context(verify=verify, trust_env=trust_env),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -540,16 +542,51 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.stats = self.stats
         self._slots = threading.BoundedSemaphore(max(1, self.policy.max_concurrency))
-        limits = httpx.Limits(max_connections=max(1, self.policy.max_concurrency),
-                              max_keepalive_connections=max(1, self.policy.max_concurrency))
-        all_headers = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=all_headers,
-                                    timeout=self.policy.timeout_seconds, limits=limits,
-                                    transport=transport if transport is not None else DeadlineTransport(limits=limits),
-                                    follow_redirects=False)
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
+        self._transport = transport
+        self._ssl_context: ssl.SSLContext | None = None
+        # one httpx client per request in flight (at most max_concurrency, as the slots allow), each with one
+        # keep-alive connection: a client is used by one thread at a time, so threads never queue on the lock of
+        # a shared connection pool, which httpcore takes at every request's start and end
+        self._idle: list[httpx.Client] = []
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        with self._clients_lock:
+            clients, self._clients, self._idle = self._clients, [], []
+        for client in clients:
+            client.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[httpx.Client]:
+        """An idle client for one exchange (a new one while fewer exist than requests are in flight)."""
+        with self._clients_lock:
+            client = self._idle.pop() if self._idle else None
+        if client is None:
+            client = self._new_client()
+        try:
+            yield client
+        finally:
+            with self._clients_lock:
+                if client in self._clients:
+                    self._idle.append(client)
+
+    def _new_client(self) -> httpx.Client:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = self._transport
+        if transport is None:
+            with self._clients_lock:
+                if self._ssl_context is None:
+                    self._ssl_context = httpx.create_ssl_context()
+                context = self._ssl_context
+            transport = DeadlineTransport(limits=limits, ssl_context=context)
+        client = httpx.Client(base_url=self._base_url, headers=self._headers, timeout=self.policy.timeout_seconds,
+                              limits=limits, transport=transport, follow_redirects=False)
+        with self._clients_lock:
+            self._clients.append(client)
+        return client
 
     def __enter__(self) -> HttpClient:
         return self
@@ -699,9 +736,14 @@ class HttpClient:
             ResponseTooLarge: ``Content-Length`` or the decoded bytes so far exceed ``max_response_bytes``.
             httpx.ReadTimeout: the deadline passed between two body chunks (any transport).
         """
+        with self._connection() as client:
+            return self._exchange_on(client, method, path, params, json, deadline, headers)
+
+    def _exchange_on(self, client: httpx.Client, method: str, path: str, params: dict[str, Any] | None, json: Any,
+                     deadline: _Deadline, headers: dict[str, str] | None) -> tuple[httpx.Response, bytes]:
         cap = self.policy.max_response_bytes
-        request = self._client.build_request(method, path, params=params, json=json, headers=headers or None)
-        response = self._client.send(request, stream=True)
+        request = client.build_request(method, path, params=params, json=json, headers=headers or None)
+        response = client.send(request, stream=True)
         try:
             declared = _content_length(response.headers)
             if declared is not None and declared > cap:

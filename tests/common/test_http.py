@@ -204,12 +204,15 @@ class Counting(SimApp):
         super().__init__(faults=Faults())
         self.arrivals: list[float] = []
         self.threads_seen: set[int] = set()
+        # the server serves each connection on a thread of its own, named with a counter that never repeats
+        self.connections: set[str] = set()
         self.lock = threading.Lock()
 
         def answer(request):
             with self.lock:
                 self.arrivals.append(time.monotonic())
                 self.threads_seen.add(threading.get_ident())
+                self.connections.add(threading.current_thread().name)
             time.sleep(0.05)
             return Response(200, {"ok": True})
 
@@ -229,6 +232,16 @@ def test_limiter_and_concurrency_against_a_real_server(serve) -> None:
         assert sum(1 for s in arrivals if t <= s < t + 1.0 - 0.05) <= 10
     assert arrivals[-1] - arrivals[0] >= 2.0, "25 requests at 10 per second need two full periods"
     assert max(len(app.threads_seen), 1) > 1, "requests ran on several threads at once"
+
+
+def test_requests_in_flight_keep_at_most_max_concurrency_connections_alive(serve) -> None:
+    app = Counting()
+    server = serve(app)
+    with HttpClient("counting", server.url, policy=HttpPolicy(max_concurrency=3)) as http:
+        results = list(http.map(lambda i: http.get(f"/item/{i}").data, range(30)))
+        assert http.get("/item/99").data == {"ok": True}   # the caller's own thread, after the workers
+    assert results == [{"ok": True}] * 30
+    assert 1 < len(app.connections) <= 3, f"31 requests, 3 in flight at most: {sorted(app.connections)}"
 
 
 def test_redaction_masks_secrets_in_messages_and_logs(caplog: pytest.LogCaptureFixture) -> None:
