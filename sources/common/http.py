@@ -545,7 +545,8 @@ class HttpClient:
         self._base_url = base_url.rstrip("/")
         self._headers = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
         self._transport = transport
-        self._ssl_context: ssl.SSLContext | None = None
+        # one TLS context for all of them (building one loads the CA certificates)
+        self._ssl_context = httpx.create_ssl_context() if transport is None else None
         # one httpx client per request in flight (at most max_concurrency, as the slots allow), each with one
         # keep-alive connection: a client is used by one thread at a time, so threads never queue on the lock of
         # a shared connection pool, which httpcore takes at every request's start and end
@@ -575,13 +576,7 @@ class HttpClient:
 
     def _new_client(self) -> httpx.Client:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        transport = self._transport
-        if transport is None:
-            with self._clients_lock:
-                if self._ssl_context is None:
-                    self._ssl_context = httpx.create_ssl_context()
-                context = self._ssl_context
-            transport = DeadlineTransport(limits=limits, ssl_context=context)
+        transport = self._transport or DeadlineTransport(limits=limits, ssl_context=self._ssl_context)
         client = httpx.Client(base_url=self._base_url, headers=self._headers, timeout=self.policy.timeout_seconds,
                               limits=limits, transport=transport, follow_redirects=False)
         with self._clients_lock:
