@@ -10,7 +10,8 @@ range into fresh DuckDB files:
 Printed per run: requests (the simulator's log; the loader's ``analytics.load_runs`` too), wall time, peak RSS,
 seconds per step, and whether the loader's fact equals the simulator's truth (ok / MISMATCH); then the ratios
 loader/peer, at a latency > 0 the concurrency bound (requests x latency / max_concurrency) and the loader's wall
-over it, and the loader's seconds per 1k campaigns. Figures of one run, never assertions.
+over it, and the loader's seconds per 1k campaigns (whole, and added between the smallest and the largest
+size). Figures of one run, never assertions.
 
     .venv/bin/python bench/scale.py [SIZE ...] [--latency SECONDS ...] [--lists 10] [--links 20] [--days 120]
 
@@ -372,6 +373,25 @@ def print_summary(runs: list[Run], in_flight: int, floor_mb: float) -> None:
               f"{ratio(r.loader.wall, r.peer.wall):>7}{r.loader.rss_mb:>11.1f}{r.peer.rss_mb:>9.1f}"
               f"{ratio(r.loader.rss_mb, r.peer.rss_mb):>7}{(f'{b:.2f}' if b > 0 else '-'):>9}"
               f"{ratio(r.loader.wall, b):>8}{r.loader.wall / (r.size / 1000):>8.2f}  {r.loader.check.split(';')[0]}")
+    for line in marginal_lines(runs):
+        print(line)
+
+
+def marginal_lines(runs: list[Run]) -> list[str]:
+    """Per latency, the loader's (and the peer's) seconds per 1k campaigns added: the wall time between the
+    smallest and the largest size over the campaigns between them, so the fixed cost of a run (start-up, dlt's
+    set-up, the transform's fixed part) is left out. Nothing when a latency was measured at one size only."""
+    lines = []
+    for latency in dict.fromkeys(r.latency for r in runs):
+        sized = sorted((r for r in runs if r.latency == latency), key=lambda r: r.size)
+        if len(sized) < 2 or sized[-1].size == sized[0].size:
+            continue
+        lo, hi = sized[0], sized[-1]
+        per_k = (hi.size - lo.size) / 1000
+        lines.append(f"  latency {latency:g}: {lo.size:,} -> {hi.size:,} campaigns adds "
+                     f"{(hi.loader.wall - lo.loader.wall) / per_k:.2f} s per 1k campaigns to the loader's wall "
+                     f"(the peer: {(hi.peer.wall - lo.peer.wall) / per_k:.2f} s)")
+    return lines
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
